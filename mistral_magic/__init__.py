@@ -1,0 +1,84 @@
+"""Chat with Mistral models from Jupyter: ``%load_ext mistral_magic``, then ``%%mistral``.
+
+The same machinery is a Python API: ``from mistral_magic import Mistral`` for
+code written against Mistral's own client, ``MistralClient`` and
+``Conversation`` for more control. Modules that pull in httpx or markdown-it
+load on first use, so loading the extension stays quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .conversation import Conversation, ConversationStore, Turn
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigError,
+    MistralError,
+    ReplyInterrupted,
+    StreamError,
+)
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .api import Mistral
+    from .client import MistralClient
+    from .render import render_html
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ConfigError",
+    "Conversation",
+    "ConversationStore",
+    "Mistral",
+    "MistralClient",
+    "MistralError",
+    "ReplyInterrupted",
+    "StreamError",
+    "Turn",
+    "__version__",
+    "load_ipython_extension",
+    "render_html",
+    "unload_ipython_extension",
+]
+
+_LAZY = {"Mistral": "api", "MistralClient": "client", "render_html": "render"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    """Register the magics and the hooks that tell them which cell is running."""
+    from .magics import MistralMagics
+
+    magics = MistralMagics(ipython)
+    ipython.register_magics(magics)
+    ipython.events.register("pre_run_cell", magics.pre_run_cell)
+    ipython.events.register("post_run_cell", magics.post_run_cell)
+
+
+def unload_ipython_extension(ipython: InteractiveShell) -> None:
+    """Undo everything loading did, closing connections; conversations are dropped."""
+    magics = ipython.magics_manager.registry.pop("MistralMagics", None)
+    if magics is None:
+        return
+    ipython.events.unregister("pre_run_cell", magics.pre_run_cell)
+    ipython.events.unregister("post_run_cell", magics.post_run_cell)
+    for kind, names in magics.magics.items():
+        for name in names:
+            ipython.magics_manager.magics[kind].pop(name, None)
+    if magics in ipython.configurables:
+        ipython.configurables.remove(magics)
+    magics.close()

@@ -1,0 +1,147 @@
+"""A Python API shaped like Mistral's own client, for code outside magics.
+
+``Mistral(api_key=...).chat.complete(model=..., messages=[...])`` and its
+``stream``, ``stream_async`` and ``complete_async`` siblings take the same
+arguments as ``mistralai`` and return objects read the same way
+(``response.choices[0].message.content``, ``event.data.choices[0].delta.content``),
+so code written for it runs with only the import changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Iterator
+
+from .client import MistralClient
+from .protocol import build_payload
+
+__all__ = ["Mistral", "Record"]
+
+
+class Record(dict):  # type: ignore[type-arg]
+    """A JSON object read by attribute; absent fields read as None, like the
+    optional fields of the official client's models."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return _wrap(self.get(name))
+
+    def __repr__(self) -> str:
+        return f"Record({dict.__repr__(self)})"
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Record(value)
+    if isinstance(value, list):
+        return [_wrap(item) for item in value]
+    return value
+
+
+class Event:
+    """One streamed chunk, as ``event.data``."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, chunk: dict[str, Any]) -> None:
+        self.data = Record(chunk)
+
+    def __repr__(self) -> str:
+        return f"Event(data={self.data!r})"
+
+
+class Chat:
+    """``client.chat``: complete and stream, sync and async."""
+
+    def __init__(self, client: MistralClient) -> None:
+        self._client = client
+
+    def complete(self, *, model: str, messages: list[Any], **options: Any) -> Record:
+        """Return the whole reply."""
+        return Record(self._client.chat(build_payload(model, messages, options, stream=False)))
+
+    def stream(self, *, model: str, messages: list[Any], **options: Any) -> EventStream:
+        """Return an iterator of events, one per chunk, as they arrive."""
+        chunks = self._client.stream_chat(build_payload(model, messages, options, stream=True))
+        return EventStream(chunks)
+
+    async def complete_async(self, *, model: str, messages: list[Any], **options: Any) -> Record:
+        """Async twin of :meth:`complete`."""
+        return Record(await self._client.achat(build_payload(model, messages, options, stream=False)))
+
+    async def stream_async(self, *, model: str, messages: list[Any], **options: Any) -> AsyncEventStream:
+        """Async twin of :meth:`stream`: await it, then ``async for`` over it."""
+        chunks = self._client.astream_chat(build_payload(model, messages, options, stream=True))
+        return AsyncEventStream(chunks)
+
+
+class EventStream:
+    """Events of a streamed reply; a context manager that closes the connection."""
+
+    def __init__(self, chunks: Iterator[dict[str, Any]]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[Event]:
+        return (Event(chunk) for chunk in self._chunks)
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._chunks.close()  # type: ignore[attr-defined]
+
+
+class AsyncEventStream:
+    """Async events of a streamed reply; an async context manager."""
+
+    def __init__(self, chunks: AsyncIterator[dict[str, Any]]) -> None:
+        self._chunks = chunks
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[Event]:
+        async for chunk in self._chunks:
+            yield Event(chunk)
+
+    async def __aenter__(self) -> AsyncEventStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._chunks.aclose()  # type: ignore[attr-defined]
+
+
+class Models:
+    """``client.models``: what the key can use."""
+
+    def __init__(self, client: MistralClient) -> None:
+        self._client = client
+
+    def list(self) -> Record:
+        return Record({"object": "list", "data": self._client.list_models()})
+
+
+class Mistral:
+    """Entry point, as in ``mistralai``: ``Mistral(api_key=...)``.
+
+    ``server_url`` falls back to ``$MISTRAL_BASE_URL``, then https://api.mistral.ai;
+    ``api_key`` falls back to ``$MISTRAL_API_KEY`` when a request is made.
+    """
+
+    def __init__(self, api_key: str | None = None, server_url: str | None = None, *,
+                 timeout: float = 120.0) -> None:
+        self._client = MistralClient(api_key, base_url=server_url, read_timeout=timeout)
+        self.chat = Chat(self._client)
+        self.models = Models(self._client)
+
+    def __repr__(self) -> str:
+        return f"Mistral(server_url={self._client.base_url!r})"
+
+    def __enter__(self) -> Mistral:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()

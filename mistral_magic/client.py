@@ -1,0 +1,215 @@
+"""HTTP transport to the Mistral API: one pooled connection, errors in plain words.
+
+Sync and async share everything but the read loop: payloads, framing and
+error mapping live in ``sse`` and ``protocol``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any, AsyncIterator, Iterator
+
+import httpx
+
+from . import __version__
+from .errors import APIConnectionError, APITimeoutError, ConfigError, StreamError
+from .protocol import DONE, parse_chunk, status_error
+from .sse import EventDecoder
+
+__all__ = ["DEFAULT_BASE_URL", "MistralClient"]
+
+DEFAULT_BASE_URL = "https://api.mistral.ai"
+_CHAT = "/v1/chat/completions"
+
+
+class MistralClient:
+    """Talks to ``/v1/chat/completions`` and ``/v1/models``; knows nothing of IPython.
+
+    The key is read when a request is made: from ``api_key`` if given, else from
+    the environment variable ``api_key_env``. It is never shown in a repr.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_key_env: str = "MISTRAL_API_KEY",
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+    ) -> None:
+        self._api_key = api_key
+        self.api_key_env = api_key_env
+        self.base_url = _api_root(base_url or os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL)
+        self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._sync: httpx.Client | None = None
+        self._async: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
+
+    def __repr__(self) -> str:
+        return f"MistralClient(base_url={self.base_url!r})"
+
+    def stream_chat(self, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Yield the chunks of a streamed reply; raise if it ends before ``[DONE]``."""
+        with self._network_errors(), self._client().stream(
+            "POST", _CHAT, json=payload, headers=self._headers(stream=True)
+        ) as response:
+            if not response.is_success:
+                response.read()
+                raise self._status_error(response)
+            events = _ChunkReader(response, self.base_url)
+            for text in response.iter_text():
+                yield from events.feed(text)
+                if events.done:
+                    return
+            yield from events.close()
+
+    async def astream_chat(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Async twin of :meth:`stream_chat`."""
+        with self._network_errors():
+            async with self._aclient().stream(
+                "POST", _CHAT, json=payload, headers=self._headers(stream=True)
+            ) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise self._status_error(response)
+                events = _ChunkReader(response, self.base_url)
+                async for text in response.aiter_text():
+                    for chunk in events.feed(text):
+                        yield chunk
+                    if events.done:
+                        return
+                for chunk in events.close():
+                    yield chunk
+
+    def chat(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return a whole (non-streamed) response."""
+        with self._network_errors():
+            response = self._client().post(_CHAT, json=payload, headers=self._headers())
+        return self._json(response)
+
+    async def achat(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Async twin of :meth:`chat`."""
+        with self._network_errors():
+            response = await self._aclient().post(_CHAT, json=payload, headers=self._headers())
+        return self._json(response)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Return the model cards visible to the key."""
+        with self._network_errors():
+            response = self._client().get("/v1/models", headers=self._headers())
+        data = self._json(response).get("data")
+        return data if isinstance(data, list) else []
+
+    def close(self) -> None:
+        """Close pooled connections; the client can still be used afterwards."""
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+        self._async = None
+
+    def _client(self) -> httpx.Client:
+        if self._sync is None:
+            self._sync = httpx.Client(base_url=self.base_url, timeout=self.timeout)
+        return self._sync
+
+    def _aclient(self) -> httpx.AsyncClient:
+        # An AsyncClient's connections belong to one event loop; asyncio.run makes a new one.
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            self._async = (loop, httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout))
+        return self._async[1]
+
+    def _headers(self, *, stream: bool = False) -> dict[str, str]:
+        key = self._api_key or os.environ.get(self.api_key_env)
+        if not key:
+            raise ConfigError(
+                f"{self.api_key_env} is not set. Export it before starting Jupyter (or set "
+                f"os.environ[{self.api_key_env!r}] in a cell), or point "
+                "MistralMagics.api_key_env at the variable that holds it."
+            )
+        return {
+            "Authorization": f"Bearer {key}",
+            "Accept": "text/event-stream" if stream else "application/json",
+            "User-Agent": f"mistral-magic/{__version__}",
+        }
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        if not response.is_success:
+            raise self._status_error(response)
+        try:
+            data = response.json()
+        except ValueError:
+            raise StreamError(f"{self.base_url} answered with something that is not JSON.") from None
+        return data if isinstance(data, dict) else {"data": data}
+
+    def _status_error(self, response: httpx.Response) -> Exception:
+        return status_error(response.status_code, response.content, response.headers, self.api_key_env)
+
+    @contextlib.contextmanager
+    def _network_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except httpx.ConnectTimeout as exc:
+            raise APITimeoutError(
+                f"could not connect to {self.base_url} within {self.timeout.connect:g} s. "
+                "Check the network, or raise MistralMagics.connect_timeout."
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(
+                f"no data from {self.base_url} for {self.timeout.read:g} s. "
+                "Raise MistralMagics.read_timeout or re-run the cell."
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise APIConnectionError(
+                f"could not connect to {self.base_url} ({_reason(exc)}). "
+                "Check the network and MistralMagics.base_url."
+            ) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise APIConnectionError(
+                f"the connection to {self.base_url} dropped mid-reply ({_reason(exc)}). Re-run the cell."
+            ) from exc
+
+
+class _ChunkReader:
+    """Frame a response body into chunk dicts; remember whether ``[DONE]`` came."""
+
+    def __init__(self, response: httpx.Response, base_url: str) -> None:
+        kind = response.headers.get("content-type", "").split(";")[0].strip()
+        if kind != "text/event-stream":
+            raise StreamError(f"expected an event stream, got {kind or 'no content type'}.")
+        self._base_url = base_url
+        self._decoder = EventDecoder()
+        self.done = False
+
+    def feed(self, text: str) -> list[dict[str, Any]]:
+        return self._take(self._decoder.feed(text))
+
+    def close(self) -> list[dict[str, Any]]:
+        chunks = self._take(self._decoder.close())
+        if not self.done:
+            raise APIConnectionError(
+                f"the connection to {self._base_url} closed before the reply was complete. "
+                "Re-run the cell."
+            )
+        return chunks
+
+    def _take(self, events: list[str]) -> list[dict[str, Any]]:
+        chunks = []
+        for data in events:
+            if data == DONE:
+                self.done = True
+                break
+            chunks.append(parse_chunk(data))
+        return chunks
+
+
+def _api_root(url: str) -> str:
+    """Accept the API root with or without ``/v1``: paths here start with ``/v1``."""
+    url = url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).split("\n")[0] or type(exc).__name__

@@ -1,0 +1,142 @@
+"""Conversations: turns keyed by the cell that made them, named per kernel.
+
+A notebook is re-run often, so a turn remembers its cell: re-running the cell
+sends only what came before its turn and then replaces the turn in place.
+Turns are committed only when a reply completes, so a failed or interrupted
+reply never leaves half a turn behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator, Literal, TypedDict
+
+from .protocol import content_text
+
+__all__ = ["Conversation", "ConversationStore", "Message", "Turn"]
+
+
+class Message(TypedDict, total=False):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: Any
+    prefix: bool
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str
+    name: str
+
+
+@dataclass
+class Turn:
+    """A user message and everything the assistant answered to it."""
+
+    messages: list[Message]
+    cell_id: str | None = None
+    model: str | None = None
+    usage: dict[str, Any] | None = None
+    finish_reason: str | None = None
+    created: float = field(default_factory=time.time)
+
+    @property
+    def prompt(self) -> str:
+        return str(self.messages[0].get("content", ""))
+
+    @property
+    def reply(self) -> str:
+        content = self.messages[-1].get("content") if self.messages[-1]["role"] == "assistant" else ""
+        return content if isinstance(content, str) else ""
+
+
+class Conversation:
+    """An optional system message and an ordered list of turns."""
+
+    def __init__(self, name: str = "default", system: str | None = None) -> None:
+        self.name = name
+        self.system = system
+        self.turns: list[Turn] = []
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"Conversation({self.name!r}, {len(self.turns)} turns)"
+
+    def __len__(self) -> int:
+        return len(self.turns)
+
+    def messages(self, before_cell: str | None = None, *, turns: bool = True) -> list[Message]:
+        """The history to send: system, then every turn before ``before_cell``'s own."""
+        with self._lock:
+            kept = self.turns[: self._index(before_cell)] if turns else []
+            history: list[Message] = [{"role": "system", "content": self.system}] if self.system else []
+            for turn in kept:
+                history.extend(turn.messages)
+            return history
+
+    def commit(self, turn: Turn) -> int:
+        """Add ``turn``, or replace the turn its cell made before; return its index."""
+        with self._lock:
+            index = self._index(turn.cell_id) if turn.cell_id else len(self.turns)
+            self.turns[index:index + 1] = [turn]
+            return index
+
+    def undo(self) -> Turn | None:
+        """Drop and return the last turn."""
+        with self._lock:
+            return self.turns.pop() if self.turns else None
+
+    def clear(self, *, keep_system: bool = False) -> None:
+        with self._lock:
+            self.turns.clear()
+            if not keep_system:
+                self.system = None
+
+    def to_markdown(self) -> str:
+        """A readable transcript, turns numbered from 1."""
+        with self._lock:
+            parts = [f"**Conversation '{self.name}'** ({len(self.turns)} turns)"]
+            if self.system:
+                parts.append(f"**system**\n\n{self.system}")
+            for number, turn in enumerate(self.turns, 1):
+                parts.extend(f"**[{number}] {message['role']}**\n\n{content_text(message.get('content'))}"
+                             for message in turn.messages)
+            return "\n\n".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {"name": self.name, "system": self.system, "turns": [asdict(t) for t in self.turns]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Conversation:
+        conversation = cls(data.get("name", "default"), data.get("system"))
+        conversation.turns = [Turn(**turn) for turn in data.get("turns", [])]
+        return conversation
+
+    def _index(self, cell_id: str | None) -> int:
+        """Where ``cell_id``'s turn is, or the end when it has none."""
+        for index, turn in enumerate(self.turns):
+            if cell_id and turn.cell_id == cell_id:
+                return index
+        return len(self.turns)
+
+
+class ConversationStore:
+    """The kernel's named conversations, made on first use."""
+
+    def __init__(self) -> None:
+        self._conversations: dict[str, Conversation] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> Conversation:
+        with self._lock:
+            if name not in self._conversations:
+                self._conversations[name] = Conversation(name)
+            return self._conversations[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._conversations
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._conversations))
+
+    def __len__(self) -> int:
+        return len(self._conversations)

@@ -1,0 +1,70 @@
+"""Errors raised by mistral_magic, each shown in a notebook as one line.
+
+    MistralError
+    ├── ConfigError          missing key, bad setting: fix before retrying
+    ├── APIStatusError       the API answered with an error status
+    ├── APIConnectionError   no answer: refused, DNS, dropped connection
+    │   └── APITimeoutError  no data within the configured timeout
+    ├── StreamError          the reply stream broke its own protocol
+    └── ReplyInterrupted     the user stopped the reply (Ctrl-C, Stop)
+
+Library users catch ``MistralError``. In IPython every one renders through
+``_render_traceback_`` as ``Name: message``; ``%tb`` shows the same line, and
+the cause stays on ``__cause__`` for code that wants it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ConfigError",
+    "MistralError",
+    "ReplyInterrupted",
+    "StreamError",
+]
+
+
+class MistralError(Exception):
+    """Base class: a message a person can act on."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ConfigError(MistralError):
+    """A setting is missing or invalid; nothing was sent."""
+
+
+class APIStatusError(MistralError):
+    """The API answered with a non-2xx status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_type: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.retry_after = retry_after
+
+
+class APIConnectionError(MistralError):
+    """The server could not be reached, or the connection broke."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The server sent nothing within the timeout."""
+
+
+class StreamError(MistralError):
+    """The event stream carried something that is not a Mistral chunk."""
+
+
+class ReplyInterrupted(MistralError):
+    """The user interrupted the reply; what arrived is kept on screen only."""

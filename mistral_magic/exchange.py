@@ -1,0 +1,104 @@
+"""One turn of a conversation: build the request, stream into a sink, commit.
+
+The magic and the panel both run turns through here, so a reply is shown,
+interrupted and recorded the same way wherever it was asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import MistralClient
+from .conversation import Conversation, Message, Turn
+from .errors import MistralError, ReplyInterrupted, StreamError
+from .protocol import Reply, build_payload
+from .render import Sink
+
+__all__ = ["Request", "footer", "run_turn"]
+
+
+@dataclass
+class Request:
+    """What the user asked for in one cell or one panel send."""
+
+    prompt: str
+    model: str
+    options: dict[str, Any] = field(default_factory=dict)
+    prefix: str = ""
+    stream: bool = True
+    record: bool = True
+    cell_id: str | None = None
+
+    def messages(self, conversation: Conversation) -> list[Message]:
+        history = conversation.messages(self.cell_id, turns=self.record)
+        history.append({"role": "user", "content": self.prompt})
+        if self.prefix:
+            history.append({"role": "assistant", "content": self.prefix, "prefix": True})
+        return history
+
+
+def run_turn(
+    client: MistralClient,
+    conversation: Conversation,
+    request: Request,
+    sink: Sink,
+) -> Reply:
+    """Stream a reply into ``sink``; commit the turn only if the reply completes."""
+    payload = build_payload(request.model, request.messages(conversation), request.options,
+                            stream=request.stream)
+    reply = Reply(prefix=request.prefix)
+    sink.start()
+    try:
+        _receive(client, payload, reply, sink)
+    except KeyboardInterrupt:
+        sink.finish(notice=f"interrupted: nothing was added to '{conversation.name}'")
+        raise ReplyInterrupted(
+            "the reply was interrupted; what arrived stays above, and the conversation is unchanged."
+        ) from None
+    except MistralError:
+        sink.finish(notice=f"failed: nothing was added to '{conversation.name}'")
+        raise
+    sink.finish(footer=footer(reply, request.model))
+    if request.record:
+        conversation.commit(_turn(request, reply))
+    return reply
+
+
+def footer(reply: Reply, model: str) -> str:
+    """A quiet line under a reply: model, tokens, time to first token, total time."""
+    parts = [reply.model or model]
+    if reply.usage:
+        parts.append(f"{reply.usage.get('prompt_tokens', '?')} in / "
+                     f"{reply.usage.get('completion_tokens', '?')} out tokens")
+    if reply.first_token is not None:
+        parts.append(f"first token {reply.first_token - reply.started:.2f} s")
+    if reply.ended is not None:
+        parts.append(f"total {reply.ended - reply.started:.2f} s")
+    if reply.finish_reason in ("length", "model_length"):
+        parts.append("cut short by the token limit: raise --max-tokens to get more")
+    return " · ".join(parts)
+
+
+def _receive(client: MistralClient, payload: dict[str, Any], reply: Reply, sink: Sink) -> None:
+    if payload["stream"]:
+        with contextlib.closing(client.stream_chat(payload)) as chunks:
+            for chunk in chunks:
+                sink.append(reply.add_chunk(chunk))
+    else:
+        sink.append(reply.add_response(client.chat(payload)))
+    sink.append(reply.finish())
+    if reply.finish_reason == "error":
+        raise StreamError("the model stopped with an error partway through the reply. Re-run the cell.")
+
+
+def _turn(request: Request, reply: Reply) -> Turn:
+    answer: Message = {"role": "assistant", "content": reply.text}
+    return Turn(
+        messages=[{"role": "user", "content": request.prompt}, answer],
+        cell_id=request.cell_id,
+        model=reply.model or request.model,
+        usage=reply.usage,
+        finish_reason=reply.finish_reason,
+    )
