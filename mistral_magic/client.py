@@ -6,7 +6,6 @@ error mapping live in ``sse`` and ``protocol``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from typing import Any, AsyncIterator, Iterator
@@ -45,7 +44,6 @@ class MistralClient:
         self.base_url = _api_root(base_url or os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL)
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._sync: httpx.Client | None = None
-        self._async: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
 
     def __repr__(self) -> str:
         return f"MistralClient(base_url={self.base_url!r})"
@@ -68,7 +66,7 @@ class MistralClient:
     async def astream_chat(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Async twin of :meth:`stream_chat`."""
         with self._network_errors():
-            async with self._aclient().stream(
+            async with self._aclient() as http, http.stream(
                 "POST", _CHAT, json=payload, headers=self._headers(stream=True)
             ) as response:
                 if not response.is_success:
@@ -92,7 +90,8 @@ class MistralClient:
     async def achat(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Async twin of :meth:`chat`."""
         with self._network_errors():
-            response = await self._aclient().post(_CHAT, json=payload, headers=self._headers())
+            async with self._aclient() as http:
+                response = await http.post(_CHAT, json=payload, headers=self._headers())
         return self._json(response)
 
     def list_models(self) -> list[dict[str, Any]]:
@@ -107,7 +106,6 @@ class MistralClient:
         if self._sync is not None:
             self._sync.close()
             self._sync = None
-        self._async = None
 
     def _client(self) -> httpx.Client:
         if self._sync is None:
@@ -115,11 +113,9 @@ class MistralClient:
         return self._sync
 
     def _aclient(self) -> httpx.AsyncClient:
-        # An AsyncClient's connections belong to one event loop; asyncio.run makes a new one.
-        loop = asyncio.get_running_loop()
-        if self._async is None or self._async[0] is not loop:
-            self._async = (loop, httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout))
-        return self._async[1]
+        # One per request: async connections belong to an event loop, and each
+        # asyncio.run() makes a new one, so a pooled client would outlive its loop.
+        return httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout)
 
     def _headers(self, *, stream: bool = False) -> dict[str, str]:
         key = self._api_key or os.environ.get(self.api_key_env)

@@ -1,0 +1,159 @@
+"""The HTTP client against the loopback server: streams, JSON, models, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+import mistral_server as ms
+from mistral_magic import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigError,
+    MistralClient,
+    StreamError,
+)
+from mistral_magic.protocol import Reply, build_payload
+
+USER = [{"role": "user", "content": "What is the best French cheese?"}]
+
+
+@pytest.fixture
+def make_client(server):
+    """MistralClient factory that closes every client it made."""
+    made = []
+
+    def make(*args, **kwargs):
+        made.append(MistralClient(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def payload(stream=True, **options):
+    return build_payload("mistral-small-latest", USER, options, stream=stream)
+
+
+def streamed_text(client, **options) -> Reply:
+    reply = Reply()
+    for chunk in client.stream_chat(payload(**options)):
+        reply.add_chunk(chunk)
+    return reply
+
+
+def test_stream_yields_chunks_until_done(server, make_client):
+    reply = streamed_text(make_client())
+    assert reply.text == "Echo: What is the best French cheese?"
+    assert reply.finish_reason == "stop" and reply.usage["completion_tokens"] > 0
+    request = server.requests[-1]
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["authorization"] == "Bearer test-key"
+    assert request.headers["accept"] == "text/event-stream"
+    assert request.body["stream"] is True
+
+
+@pytest.mark.parametrize("options", [
+    {"crlf": True}, {"comments": True}, {"padding": True}, {"content_list": True}])
+def test_stream_tolerates_real_world_framing(server, options, make_client):
+    server.enqueue(ms.reply("Bonjour à tous", **options))
+    assert streamed_text(make_client()).text == "Bonjour à tous"
+
+
+def test_line_separator_inside_json_is_not_a_line_break(server, make_client):
+    event = '{"id":"a","model":"m","choices":[{"index":0,"delta":{"content":"a\u2028b"},"finish_reason":"stop"}]}'
+    server.enqueue(ms.raw(200, {"Content-Type": "text/event-stream"},
+                          [f"data: {event[:30]}".encode(), f"{event[30:]}\n\n".encode(), b"data: [DONE]\n\n"]))
+    assert streamed_text(make_client()).text == "a\u2028b"
+
+
+def test_whole_reply_and_models(server, make_client):
+    client = make_client(base_url=server.url + "/v1/")
+    response = client.chat(payload(stream=False))
+    assert response["choices"][0]["message"]["content"] == "Echo: What is the best French cheese?"
+    assert server.requests[-1].path == "/v1/chat/completions"
+    assert "mistral-small-latest" in [card["id"] for card in client.list_models()]
+
+
+def test_async_stream_and_whole_reply(server, make_client):
+    client = make_client()
+
+    async def run():
+        pieces = [chunk async for chunk in client.astream_chat(payload())]
+        whole = await client.achat(payload(stream=False))
+        return pieces, whole
+
+    pieces, whole = asyncio.run(run())
+    reply = Reply()
+    for chunk in pieces:
+        reply.add_chunk(chunk)
+    assert reply.text == whole["choices"][0]["message"]["content"]
+
+
+def test_missing_key_is_a_config_error_before_any_request(server, monkeypatch, make_client):
+    monkeypatch.delenv("MISTRAL_API_KEY")
+    with pytest.raises(ConfigError, match="MISTRAL_API_KEY is not set"):
+        list(make_client().stream_chat(payload()))
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("script, status, words", [
+    (ms.unauthorized(), 401, "Check the key in MISTRAL_API_KEY"),
+    (ms.invalid_model("nope"), 400, "Invalid model: nope"),
+    (ms.validation_error(["body", "temperature"], "Input should be less than or equal to 1.5"), 422,
+     "temperature: Input should be less than or equal to 1.5"),
+    (ms.rate_limited(retry_after="3"), 429, "re-run the cell in 3 s"),
+    (ms.server_error(503), 503, "re-run the cell in a moment"),
+])
+def test_error_statuses_become_one_line(server, script, status, words, make_client):
+    server.enqueue(script)
+    with pytest.raises(APIStatusError) as caught:
+        list(make_client().stream_chat(payload()))
+    assert caught.value.status == status
+    assert words in str(caught.value)
+    assert "test-key" not in str(caught.value)
+
+
+def test_wrong_key_is_never_echoed(server, make_client):
+    client = make_client("sk-wrong-secret-123")
+    with pytest.raises(APIStatusError) as caught:
+        client.chat(payload(stream=False))
+    assert "sk-wrong-secret-123" not in str(caught.value) + repr(client)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_connection_refused(server, make_client):
+    client = make_client(base_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(APIConnectionError, match="could not connect to http://127.0.0.1"):
+        client.chat(payload(stream=False))
+
+
+def test_read_timeout_names_the_setting(server, make_client):
+    server.enqueue(ms.stall(5, after_chunks=1))
+    with pytest.raises(APITimeoutError, match="no data from .* for 0.3 s. Raise MistralMagics.read_timeout"):
+        streamed_text(make_client(read_timeout=0.3))
+
+
+def test_connection_dropped_mid_stream(server, make_client):
+    server.enqueue(ms.drop(after_chunks=2))
+    with pytest.raises(APIConnectionError, match="before the reply was complete|dropped"):
+        streamed_text(make_client())
+
+
+def test_malformed_chunk_is_a_stream_error(server, make_client):
+    server.enqueue(ms.malformed())
+    with pytest.raises(StreamError, match="not JSON"):
+        streamed_text(make_client())
+
+
+def test_repr_shows_the_url_only(server, make_client):
+    assert repr(make_client("sk-abc")) == f"MistralClient(base_url='{server.url}')"

@@ -1,0 +1,61 @@
+"""Conversations: cell-keyed turns, undo, clear, round trips."""
+
+from __future__ import annotations
+
+from mistral_magic import Conversation, ConversationStore, Turn
+
+
+def turn(prompt: str, cell: str | None = None) -> Turn:
+    return Turn([{"role": "user", "content": prompt}, {"role": "assistant", "content": prompt.upper()}],
+                cell_id=cell)
+
+
+def test_rerunning_a_cell_replaces_its_turn_in_place():
+    conversation = Conversation()
+    for prompt, cell in (("a", "c1"), ("b", "c2"), ("c", "c3")):
+        conversation.commit(turn(prompt, cell))
+    assert conversation.messages("c2") == turn("a").messages
+    conversation.commit(turn("b2", "c2"))
+    assert [t.prompt for t in conversation.turns] == ["a", "b2", "c"]
+
+
+def test_turns_without_a_cell_id_append():
+    conversation = Conversation(system="Be brief.")
+    conversation.commit(turn("a"))
+    conversation.commit(turn("a"))
+    assert len(conversation) == 2
+    assert conversation.messages()[0] == {"role": "system", "content": "Be brief."}
+    assert conversation.messages(turns=False) == [{"role": "system", "content": "Be brief."}]
+
+
+def test_undo_drops_the_last_turn_and_clear_can_keep_the_system_message():
+    conversation = Conversation(system="S")
+    conversation.commit(turn("a", "c1"))
+    conversation.commit(turn("b", "c2"))
+    assert conversation.undo().prompt == "b"
+    conversation.clear(keep_system=True)
+    assert (len(conversation), conversation.system) == (0, "S")
+    conversation.clear()
+    assert conversation.system is None
+    assert conversation.undo() is None
+
+
+def test_dict_round_trip_gives_back_the_same_conversation():
+    conversation = Conversation("notes", system="S")
+    conversation.commit(turn("a", "c1"))
+    again = Conversation.from_dict(conversation.to_dict())
+    assert again.to_dict() == conversation.to_dict()
+
+
+def test_markdown_transcript_numbers_turns():
+    conversation = Conversation(system="S")
+    conversation.commit(turn("hello"))
+    text = conversation.to_markdown()
+    assert "**system**" in text and "**[1] user**\n\nhello" in text and "**[1] assistant**\n\nHELLO" in text
+
+
+def test_store_makes_conversations_on_first_use():
+    store = ConversationStore()
+    assert "x" not in store
+    assert store["x"] is store["x"]
+    assert list(store) == ["x"]

@@ -1,0 +1,250 @@
+"""Tests for the loopback Mistral emulator itself, using plain httpx (no client package)."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+try:
+    from tests.mistral_server import (
+        CHAT_PATH, DEFAULT_MODELS, MistralServer, drop, error, malformed, raw, reply, stall,
+    )
+except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.path
+    from mistral_server import (  # type: ignore[no-redef]
+        CHAT_PATH, DEFAULT_MODELS, MistralServer, drop, error, malformed, raw, reply, stall,
+    )
+
+KEY = "test-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[MistralServer]:
+    with MistralServer(api_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def server(module_server: MistralServer) -> MistralServer:
+    module_server.reset()
+    return module_server
+
+
+def chat_body(text: str = "hello there", **extra: Any) -> dict:
+    return {"model": "mistral-small-latest", "messages": [{"role": "user", "content": text}], **extra}
+
+
+def post(server: MistralServer, body: Any, headers: dict | None = AUTH, **kw: Any) -> httpx.Response:
+    return httpx.post(server.url + CHAT_PATH, json=body, headers=headers, timeout=kw.pop("timeout", 5), **kw)
+
+
+def stream_data(server: MistralServer, body: dict) -> list[str]:
+    """The `data:` payloads of a streamed reply, in order (tolerates a cut connection)."""
+    data: list[str] = []
+    with httpx.stream("POST", server.url + CHAT_PATH, json={**body, "stream": True}, headers=AUTH, timeout=5) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "text/event-stream"
+        try:
+            data += [line[len("data: "):] for line in r.iter_lines() if line.startswith("data: ")]
+        except httpx.TransportError:
+            pass
+    return data
+
+
+def content_of(data: list[str]) -> str:
+    chunks = [json.loads(d) for d in data if d != "[DONE]"]
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+
+
+def test_default_stream_echoes_with_usage_on_last_chunk(server: MistralServer) -> None:
+    data = stream_data(server, chat_body("hello there"))
+    assert data[-1] == "[DONE]"
+    chunks = [json.loads(d) for d in data[:-1]]
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert content_of(data) == "Echo: hello there"
+    assert all("usage" not in c and c["choices"][0]["finish_reason"] is None for c in chunks[:-1])
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["usage"] == {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
+    assert len({c["id"] for c in chunks}) == 1
+    assert server.last_body["stream"] is True
+
+
+def test_non_stream_json_shape(server: MistralServer) -> None:
+    r = post(server, chat_body("hi"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert "x-ratelimit-remaining-req-minute" in r.headers
+    body = r.json()
+    assert re.fullmatch(r"[0-9a-f]{32}", body["id"])
+    assert body["object"] == "chat.completion" and body["model"] == "mistral-small-latest"
+    assert body["choices"] == [{"index": 0, "finish_reason": "stop", "message": {
+        "role": "assistant", "content": "Echo: hi", "tool_calls": None, "prefix": False}}]
+    assert body["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-secret-key"}])
+def test_401_never_echoes_the_key(server: MistralServer, headers: dict) -> None:
+    r = post(server, chat_body(), headers=headers)
+    assert r.status_code == 401
+    assert r.json()["message"] == "Unauthorized"
+    assert re.fullmatch(r"[0-9a-f]{32}", r.json()["request_id"])
+    assert "wrong-secret-key" not in r.text and KEY not in r.text
+
+
+def test_422_for_unknown_keys(server: MistralServer) -> None:
+    r = post(server, chat_body(seed=1))
+    assert r.status_code == 422
+    body = r.json()
+    assert body["object"] == "error" and body["type"] == "invalid_request_error"
+    assert body["message"]["detail"][0]["type"] == "extra_forbidden"
+    assert body["message"]["detail"][0]["loc"] == ["body", "seed"]
+    bad_message = {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "x", "name": "bob"}]}
+    detail = post(server, bad_message).json()["message"]["detail"]
+    assert detail[0]["loc"] == ["body", "messages", 0, "user", "name"]
+    assert post(server, {"messages": []}).status_code == 422
+
+
+def test_400_for_unknown_model(server: MistralServer) -> None:
+    r = post(server, {**chat_body(), "model": "gpt-4o"})
+    assert r.status_code == 400
+    assert r.json() == {"object": "error", "message": "Invalid model: gpt-4o", "type": "invalid_model",
+                        "param": None, "code": "1500"}
+
+
+def test_prefix_is_repeated_and_order_is_checked(server: MistralServer) -> None:
+    prefix = {"role": "assistant", "content": "The capital is", "prefix": True}
+    body = {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "Capital?"}, prefix]}
+    assert post(server, body).json()["choices"][0]["message"]["content"] == "The capital is continued."
+    body["messages"][-1] = {"role": "assistant", "content": "plain"}
+    r = post(server, body)
+    assert r.status_code == 400 and r.json()["code"] == "3230"
+    assert r.json()["message"].endswith("for serving but got assistant")
+
+
+def test_tool_call_ids_are_validated_and_tool_calls_streamed(server: MistralServer) -> None:
+    call = {"id": "bad", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    body = {"model": "mistral-small-latest", "messages": [
+        {"role": "user", "content": "go"}, {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "bad", "name": "f", "content": "1"}]}
+    assert post(server, body).json()["type"] == "invalid_function_call"
+    server.enqueue(reply(tool_calls=[{"id": "Ab3dE9xYz", "function": {"name": "f", "arguments": {"x": 1}}}]))
+    last = json.loads(stream_data(server, chat_body())[-2])
+    assert last["choices"][0]["finish_reason"] == "tool_calls"
+    assert last["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"] == '{"x":1}'
+
+
+def test_stop_and_max_tokens_shape_the_default(server: MistralServer) -> None:
+    r = post(server, chat_body("one two three four", stop=["three"]))
+    assert r.json()["choices"][0]["message"]["content"] == "Echo: one two "
+    r = post(server, chat_body("one two three four", max_tokens=2))
+    assert r.json()["choices"][0]["message"]["content"] == "Echo: one "
+    assert r.json()["choices"][0]["finish_reason"] == "length"
+
+
+def test_framing_options_and_reasoning_content(server: MistralServer) -> None:
+    server.enqueue(reply("a b c", crlf=True, comments=True, padding=True))
+    with httpx.stream("POST", server.url + CHAT_PATH, json=chat_body(stream=True), headers=AUTH) as r:
+        wire = r.read()
+    assert b"\r\n\r\n" in wire and b": ping" in wire and b'"p":"' in wire
+    server.enqueue(reply("answer", content_list=True))
+    chunks = [json.loads(d) for d in stream_data(server, chat_body())[1:-1]]
+    assert chunks[0]["choices"][0]["delta"]["content"][0]["type"] == "thinking"
+    assert chunks[1]["choices"][0]["delta"]["content"][1] == {"type": "text", "text": "answer"}
+
+
+def test_models_list(server: MistralServer) -> None:
+    r = httpx.get(server.url + "/v1/models", headers=AUTH)
+    assert r.status_code == 200 and r.json()["object"] == "list"
+    assert [card["id"] for card in r.json()["data"]] == list(DEFAULT_MODELS)
+    assert r.json()["data"][0]["capabilities"]["completion_chat"] is True
+    assert httpx.get(server.url + "/v1/models").status_code == 401
+    assert httpx.get(server.url + "/v1/nope", headers=AUTH).json() == {"detail": "Not Found"}
+
+
+def test_queued_script_is_used_once_and_survives_validation_errors(server: MistralServer) -> None:
+    server.enqueue(error(503, "<html>Bad gateway</html>"))
+    assert post(server, chat_body(), headers={}).status_code == 401  # validation does not consume it
+    r = post(server, chat_body())
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")
+    assert post(server, chat_body()).status_code == 200
+    assert [rec.method for rec in server.requests] == ["POST"] * 3
+
+
+def test_keep_alive_reuses_connection(server: MistralServer) -> None:
+    with httpx.Client(base_url=server.url, headers=AUTH) as client:
+        for _ in range(3):
+            assert client.post(CHAT_PATH, json=chat_body()).status_code == 200
+
+
+def test_drop_ends_without_done(server: MistralServer) -> None:
+    server.enqueue(drop(2))
+    data = stream_data(server, chat_body())
+    assert "[DONE]" not in data
+    assert content_of(data) == "partial reply "
+
+
+def test_malformed_event(server: MistralServer) -> None:
+    server.enqueue(malformed())
+    assert stream_data(server, chat_body())[-2:] == ["{not json", "[DONE]"]
+
+
+def test_raw_parts(server: MistralServer) -> None:
+    server.enqueue(raw(200, {"Content-Type": "text/event-stream"}, [b"data: [DO", b"NE]\n\n"]))
+    assert stream_data(server, chat_body()) == ["[DONE]"]
+
+
+def test_stall_causes_read_timeout(server: MistralServer) -> None:
+    server.enqueue(stall(2))
+    with pytest.raises(httpx.ReadTimeout):
+        post(server, chat_body(), timeout=0.2)
+
+
+def test_stop_is_prompt_during_stall() -> None:
+    server = MistralServer().start()
+    server.enqueue(stall(30, after_chunks=1))
+    outcome: list[str] = []
+
+    def client() -> None:
+        outcome.append(",".join(stream_data(server, chat_body())))
+
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 2
+    while not server.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 1
+    thread.join(timeout=2)
+    assert outcome and "[DONE]" not in outcome[0]
+
+
+def test_standalone_prints_ready_and_serves() -> None:
+    script = Path(__file__).with_name("mistral_server.py")
+    args = [sys.executable, str(script), "--port", "0", "--key", "k2"]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            line = proc.stdout.readline() if proc.stdout else ""
+            assert line.startswith("READY http://127.0.0.1:")
+            url = line.split()[1]
+            r = httpx.post(url + CHAT_PATH, json=chat_body("ping"), headers={"Authorization": "Bearer k2"}, timeout=5)
+            assert r.json()["choices"][0]["message"]["content"] == "Echo: ping"
+        finally:
+            proc.kill()
+
+
+def test_stop_closes_idle_keep_alive_connections() -> None:
+    server = MistralServer().start()
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=2) as client:
+        assert client.post(CHAT_PATH, json=chat_body()).status_code == 200
+        server.stop()
+        with pytest.raises(httpx.TransportError):
+            client.get("/v1/models")  # the pooled connection must not be served any more
