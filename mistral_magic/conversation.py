@@ -15,7 +15,7 @@ from typing import Any, Iterator, Literal, TypedDict
 
 from .protocol import content_text
 
-__all__ = ["Conversation", "ConversationStore", "Message", "Turn"]
+__all__ = ["Conversation", "ConversationStore", "Message", "Turn", "count"]
 
 
 class Message(TypedDict, total=False):
@@ -93,7 +93,7 @@ class Conversation:
     def to_markdown(self) -> str:
         """A readable transcript, turns numbered from 1."""
         with self._lock:
-            parts = [f"**Conversation '{self.name}'** ({len(self.turns)} turns)"]
+            parts = [f"**Conversation '{self.name}'** ({count(len(self.turns), 'turn')})"]
             if self.system:
                 parts.append(f"**system**\n\n{self.system}")
             for number, turn in enumerate(self.turns, 1):
@@ -117,6 +117,11 @@ class Conversation:
             if cell_id and turn.cell_id == cell_id:
                 return index
         return len(self.turns)
+
+
+def count(number: int, noun: str) -> str:
+    """``1 turn``, ``2 turns``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 class ConversationStore:

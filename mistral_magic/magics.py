@@ -19,7 +19,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, List, Unicode, default, observe
 
-from .conversation import ConversationStore
+from .conversation import ConversationStore, count
 from .params import PARAMETERS
 
 if TYPE_CHECKING:
@@ -165,9 +165,9 @@ class MistralMagics(Magics):
     def mistral_reset(self, line: str) -> None:
         """Forget a conversation's turns and system message."""
         conversation = self._conversation(self.mistral_reset, line)
-        count = len(conversation)
+        dropped = len(conversation)
         conversation.clear()
-        print(f"Conversation '{conversation.name}' cleared ({count} turns dropped).")
+        print(f"Conversation '{conversation.name}' cleared ({count(dropped, 'turn')} dropped).")
 
     @magic_arguments()
     @_chat_flag

@@ -187,7 +187,7 @@ def test_history_undo_and_reset(shell, server):
     assert "Dropped turn 2 of 'default': 'second' (1 left)" in captured.stdout
     assert history(shell) == ["first", "Echo: first"]
     captured = run(shell, "%mistral_reset")
-    assert "cleared (1 turns dropped)" in captured.stdout and history(shell) == []
+    assert "cleared (1 turn dropped)" in captured.stdout and history(shell) == []
     with pytest.raises(UsageError, match="no conversation named 'nope'"):
         shell.run_line_magic("mistral_history", "-c nope")
 

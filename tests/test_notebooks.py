@@ -1,0 +1,77 @@
+"""Notebooks and cells executed in a real kernel against the loopback server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.manager import start_new_kernel
+from nbclient import NotebookClient
+
+from mistral_server import MistralServer
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SECRET = "sk-notebook-secret-7f3a9c"
+
+
+@pytest.fixture
+def kernel_env(monkeypatch):
+    """A server with a distinctive key, and an environment a kernel inherits."""
+    # Kernel specs start "python" from PATH: make it this interpreter.
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    with MistralServer(api_key=SECRET) as server:
+        monkeypatch.setenv("MISTRAL_API_KEY", SECRET)
+        monkeypatch.setenv("MISTRAL_BASE_URL", server.url)
+        yield server
+
+
+def test_quickstart_runs_end_to_end_and_keeps_no_key(kernel_env, tmp_path):
+    notebook = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output.output_type == "error"]
+    replies = [output.data["text/html"] for output in outputs if "text/html" in output.get("data", {})]
+    assert any("<p>Echo: What is the best French cheese? Answer with a short list.</p>" in html
+               for html in replies)
+    second = [r.body for r in kernel_env.requests if r.path == "/v1/chat/completions"][1]
+    assert [m["role"] for m in second["messages"]] == ["user", "assistant", "user"]
+    assert SECRET not in nbformat.writes(notebook)
+
+
+def execute(client, code: str, cell_id: str) -> list[dict]:
+    """Send an execute_request as JupyterLab does (cell id in metadata); return iopub messages."""
+    message = client.session.msg("execute_request", {
+        "code": code, "silent": False, "store_history": True, "user_expressions": {},
+        "allow_stdin": False, "stop_on_error": True}, metadata={"cellId": cell_id})
+    client.shell_channel.send(message)
+    reply = client.get_shell_msg(timeout=60)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    seen = []
+    while True:
+        item = client.get_iopub_msg(timeout=10)
+        if item["parent_header"].get("msg_id") != message["header"]["msg_id"]:
+            continue
+        if item["msg_type"] == "status" and item["content"]["execution_state"] == "idle":
+            return seen
+        seen.append(item)
+
+
+def test_rerunning_a_cell_in_a_kernel_replaces_its_turn(kernel_env):
+    manager, client = start_new_kernel()
+    try:
+        execute(client, "%load_ext mistral_magic", "load")
+        execute(client, "%%mistral\nFirst", "c1")
+        messages = execute(client, "%%mistral\nSecond", "c2")
+        kinds = [m["msg_type"] for m in messages if m["msg_type"] not in ("status", "execute_input")]
+        assert kinds[0] == "display_data" and set(kinds[1:]) == {"update_display_data"}
+        execute(client, "%%mistral\nFirst, again", "c1")
+        assert [m["content"] for m in kernel_env.last_body["messages"]] == ["First, again"]
+        shown = execute(client, "%mistral_history", "h")
+        text = next(m for m in shown if m["msg_type"] == "display_data")["content"]["data"]["text/markdown"]
+        assert "(2 turns)" in text and text.index("First, again") < text.index("Second")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
