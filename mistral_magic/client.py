@@ -6,21 +6,25 @@ error mapping live in ``sse`` and ``protocol``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
-from typing import Any, AsyncIterator, Iterator
+import time
+from typing import Any, AsyncIterator, Callable, Iterator, Optional
 
 import httpx
 
 from . import __version__
-from .errors import APIConnectionError, APITimeoutError, ConfigError, StreamError
+from .errors import APIConnectionError, APIStatusError, APITimeoutError, ConfigError, StreamError
 from .protocol import DONE, parse_chunk, status_error
+from .retry import RETRYABLE, Attempts, RetryPolicy
 from .sse import EventDecoder
 
 __all__ = ["DEFAULT_BASE_URL", "MistralClient"]
 
 DEFAULT_BASE_URL = "https://api.mistral.ai"
 _CHAT = "/v1/chat/completions"
+OnRetry = Optional[Callable[[str], None]]
 
 
 class MistralClient:
@@ -38,68 +42,101 @@ class MistralClient:
         api_key_env: str = "MISTRAL_API_KEY",
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
+        retry: RetryPolicy = RetryPolicy(),
     ) -> None:
         self._api_key = api_key
         self.api_key_env = api_key_env
         self.base_url = _api_root(base_url or os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL)
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self.retry = retry
         self._sync: httpx.Client | None = None
 
     def __repr__(self) -> str:
         return f"MistralClient(base_url={self.base_url!r})"
 
-    def stream_chat(self, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def stream_chat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> Iterator[dict[str, Any]]:
         """Yield the chunks of a streamed reply; raise if it ends before ``[DONE]``."""
-        with self._network_errors(), self._client().stream(
-            "POST", _CHAT, json=payload, headers=self._headers(stream=True)
-        ) as response:
-            if not response.is_success:
-                response.read()
-                raise self._status_error(response)
-            events = _ChunkReader(response, self.base_url)
-            for text in response.iter_text():
-                yield from events.feed(text)
-                if events.done:
-                    return
-            yield from events.close()
-
-    async def astream_chat(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Async twin of :meth:`stream_chat`."""
         with self._network_errors():
-            async with self._aclient() as http, http.stream(
-                "POST", _CHAT, json=payload, headers=self._headers(stream=True)
-            ) as response:
-                if not response.is_success:
-                    await response.aread()
-                    raise self._status_error(response)
+            response = self._send("POST", _CHAT, payload, stream=True, on_retry=on_retry)
+            try:
                 events = _ChunkReader(response, self.base_url)
-                async for text in response.aiter_text():
-                    for chunk in events.feed(text):
-                        yield chunk
+                for text in response.iter_text():
+                    yield from events.feed(text)
                     if events.done:
                         return
-                for chunk in events.close():
-                    yield chunk
+                yield from events.close()
+            finally:
+                response.close()
 
-    def chat(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def astream_chat(self, payload: dict[str, Any], on_retry: OnRetry = None
+                           ) -> AsyncIterator[dict[str, Any]]:
+        """Async twin of :meth:`stream_chat`."""
+        with self._network_errors():
+            async with self._aclient() as http:
+                response = await self._asend(http, payload, stream=True, on_retry=on_retry)
+                try:
+                    events = _ChunkReader(response, self.base_url)
+                    async for text in response.aiter_text():
+                        for chunk in events.feed(text):
+                            yield chunk
+                        if events.done:
+                            return
+                    for chunk in events.close():
+                        yield chunk
+                finally:
+                    await response.aclose()
+
+    def chat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> dict[str, Any]:
         """Return a whole (non-streamed) response."""
         with self._network_errors():
-            response = self._client().post(_CHAT, json=payload, headers=self._headers())
-        return self._json(response)
+            return _json(self._send("POST", _CHAT, payload, stream=False, on_retry=on_retry),
+                         self.base_url)
 
-    async def achat(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def achat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> dict[str, Any]:
         """Async twin of :meth:`chat`."""
         with self._network_errors():
             async with self._aclient() as http:
-                response = await http.post(_CHAT, json=payload, headers=self._headers())
-        return self._json(response)
+                response = await self._asend(http, payload, stream=False, on_retry=on_retry)
+        return _json(response, self.base_url)
 
     def list_models(self) -> list[dict[str, Any]]:
         """Return the model cards visible to the key."""
         with self._network_errors():
-            response = self._client().get("/v1/models", headers=self._headers())
-        data = self._json(response).get("data")
+            data = _json(self._send("GET", "/v1/models", None, stream=False), self.base_url).get("data")
         return data if isinstance(data, list) else []
+
+    def _send(self, method: str, path: str, payload: dict[str, Any] | None, *, stream: bool,
+              on_retry: OnRetry = None) -> httpx.Response:
+        """Send, retrying transient failures; return a successful response."""
+        http = self._client()
+        request = http.build_request(method, path, json=payload, headers=self._headers(stream=stream))
+        attempts = Attempts(self.retry, on_retry)
+        while True:
+            try:
+                response = http.send(request, stream=stream)
+                if not response.is_success:
+                    response.read()
+                    response.close()
+                    raise self._status_error(response)
+                return response
+            except RETRYABLE as failure:
+                time.sleep(attempts.wait_after(failure))
+
+    async def _asend(self, http: httpx.AsyncClient, payload: dict[str, Any], *, stream: bool,
+                     on_retry: OnRetry) -> httpx.Response:
+        """Async twin of :meth:`_send` for chat requests."""
+        request = http.build_request("POST", _CHAT, json=payload, headers=self._headers(stream=stream))
+        attempts = Attempts(self.retry, on_retry)
+        while True:
+            try:
+                response = await http.send(request, stream=stream)
+                if not response.is_success:
+                    await response.aread()
+                    await response.aclose()
+                    raise self._status_error(response)
+                return response
+            except RETRYABLE as failure:
+                await asyncio.sleep(attempts.wait_after(failure))
 
     def close(self) -> None:
         """Close pooled connections; the client can still be used afterwards."""
@@ -131,16 +168,7 @@ class MistralClient:
             "User-Agent": f"mistral-magic/{__version__}",
         }
 
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
-        if not response.is_success:
-            raise self._status_error(response)
-        try:
-            data = response.json()
-        except ValueError:
-            raise StreamError(f"{self.base_url} answered with something that is not JSON.") from None
-        return data if isinstance(data, dict) else {"data": data}
-
-    def _status_error(self, response: httpx.Response) -> Exception:
+    def _status_error(self, response: httpx.Response) -> APIStatusError:
         return status_error(response.status_code, response.content, response.headers, self.api_key_env)
 
     @contextlib.contextmanager
@@ -179,26 +207,32 @@ class _ChunkReader:
         self._decoder = EventDecoder()
         self.done = False
 
-    def feed(self, text: str) -> list[dict[str, Any]]:
+    def feed(self, text: str) -> Iterator[dict[str, Any]]:
         return self._take(self._decoder.feed(text))
 
-    def close(self) -> list[dict[str, Any]]:
-        chunks = self._take(self._decoder.close())
+    def close(self) -> Iterator[dict[str, Any]]:
+        yield from self._take(self._decoder.close())
         if not self.done:
             raise APIConnectionError(
                 f"the connection to {self._base_url} closed before the reply was complete. "
                 "Re-run the cell."
             )
-        return chunks
 
-    def _take(self, events: list[str]) -> list[dict[str, Any]]:
-        chunks = []
+    def _take(self, events: list[str]) -> Iterator[dict[str, Any]]:
+        # One at a time, so chunks before a bad one in the same read still arrive.
         for data in events:
             if data == DONE:
                 self.done = True
-                break
-            chunks.append(parse_chunk(data))
-        return chunks
+                return
+            yield parse_chunk(data)
+
+
+def _json(response: httpx.Response, base_url: str) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        raise StreamError(f"{base_url} answered with something that is not JSON.") from None
+    return data if isinstance(data, dict) else {"data": data}
 
 
 def _api_root(url: str) -> str:

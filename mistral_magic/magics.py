@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Enum, Float, List, Unicode, default, observe
+from traitlets import Bool, Enum, Float, Int, List, Unicode, default, observe
 
 from .conversation import ConversationStore, count
 from .params import PARAMETERS
@@ -66,6 +66,10 @@ class MistralMagics(Magics):
     connect_timeout = Float(10.0, min=0.1, help="Seconds to wait for a connection.").tag(config=True)
     read_timeout = Float(120.0, min=0.1,
                          help="Seconds to wait for each piece of a reply.").tag(config=True)
+    max_retries = Int(4, min=0, help="Extra attempts after a 429, a 5xx or a failed connection, "
+                                    "before any of the reply has arrived.").tag(config=True)
+    retry_max_wait = Float(60.0, min=0.0,
+                           help="Most seconds to spend waiting between attempts.").tag(config=True)
     output = Enum(("auto", "markdown", "text"), "auto",
                   help="How replies show: rendered Markdown in a notebook, plain text in a "
                        "terminal; 'auto' picks by frontend.").tag(config=True)
@@ -84,7 +88,8 @@ class MistralMagics(Magics):
 
         return os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
 
-    @observe("base_url", "api_key_env", "connect_timeout", "read_timeout")
+    @observe("base_url", "api_key_env", "connect_timeout", "read_timeout", "max_retries",
+             "retry_max_wait")
     def _settings_changed(self, change: Any) -> None:
         self.close()
 
@@ -92,10 +97,12 @@ class MistralMagics(Magics):
     def client(self) -> MistralClient:
         if self._client is None:
             from .client import MistralClient
+            from .retry import RetryPolicy
 
-            self._client = MistralClient(base_url=self.base_url, api_key_env=self.api_key_env,
-                                         connect_timeout=self.connect_timeout,
-                                         read_timeout=self.read_timeout)
+            self._client = MistralClient(
+                base_url=self.base_url, api_key_env=self.api_key_env,
+                connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
+                retry=RetryPolicy(retries=self.max_retries, max_total=self.retry_max_wait))
         return self._client
 
     def close(self) -> None:

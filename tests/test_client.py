@@ -17,6 +17,9 @@ from mistral_magic import (
     StreamError,
 )
 from mistral_magic.protocol import Reply, build_payload
+from mistral_magic.retry import RetryPolicy
+
+QUICK = RetryPolicy(retries=3, initial=0.01, cap=0.02)
 
 USER = [{"role": "user", "content": "What is the best French cheese?"}]
 
@@ -27,6 +30,7 @@ def make_client(server):
     made = []
 
     def make(*args, **kwargs):
+        kwargs.setdefault("retry", RetryPolicy(retries=0))
         made.append(MistralClient(*args, **kwargs))
         return made[-1]
 
@@ -157,3 +161,77 @@ def test_malformed_chunk_is_a_stream_error(server, make_client):
 
 def test_repr_shows_the_url_only(server, make_client):
     assert repr(make_client("sk-abc")) == f"MistralClient(base_url='{server.url}')"
+
+
+@pytest.mark.parametrize("failure", [ms.server_error(503), ms.rate_limited(), ms.server_error(502)])
+def test_transient_failures_are_retried_and_reported(server, make_client, failure):
+    server.enqueue(failure, failure)
+    said = []
+    reply = Reply()
+    for chunk in make_client(retry=QUICK).stream_chat(payload(), on_retry=said.append):
+        reply.add_chunk(chunk)
+    assert reply.text.startswith("Echo:") and len(server.requests) == 3
+    assert len(said) == 2 and "retrying in" in said[0] and "attempt 2 of 4" in said[0]
+
+
+def test_retry_after_is_honoured_in_seconds_and_as_a_date(server, make_client):
+    server.enqueue(ms.rate_limited(retry_after="0.2"), ms.rate_limited(retry_after="Thu, 01 Jan 1970 00:00:00 GMT"))
+    said = []
+    make_client(retry=QUICK).chat(payload(stream=False), on_retry=said.append)
+    assert said[0].startswith("429 Too Many Requests: retrying in 0.2 s")
+    assert said[1].startswith("429 Too Many Requests: retrying in 0.0 s")
+
+
+def test_retries_are_bounded_in_attempts_and_in_time(server, make_client):
+    server.enqueue(*[ms.server_error(500)] * 6)
+    with pytest.raises(APIStatusError, match="500"):
+        make_client(retry=RetryPolicy(retries=2, initial=0.01)).chat(payload(stream=False))
+    assert len(server.requests) == 3
+    server.reset()
+    server.enqueue(ms.rate_limited(retry_after="120"))
+    with pytest.raises(APIStatusError, match="re-run the cell in 120 s"):
+        make_client(retry=RetryPolicy(max_total=60)).chat(payload(stream=False))
+    assert len(server.requests) == 1
+
+
+def test_client_errors_are_not_retried(server, make_client):
+    server.enqueue(ms.unauthorized())
+    with pytest.raises(APIStatusError, match="401"):
+        make_client(retry=QUICK).chat(payload(stream=False))
+    assert len(server.requests) == 1
+
+
+def test_refused_connections_are_retried_then_reported(server, make_client):
+    said = []
+    client = make_client(base_url=f"http://127.0.0.1:{free_port()}", retry=QUICK)
+    with pytest.raises(APIConnectionError, match="could not connect"):
+        client.chat(payload(stream=False), on_retry=said.append)
+    assert len(said) == 3 and said[0].startswith("could not connect")
+
+
+def test_nothing_is_retried_once_content_has_arrived(server, make_client):
+    server.enqueue(ms.drop(after_chunks=2))
+    with pytest.raises(APIConnectionError):
+        streamed_text(make_client(retry=QUICK))
+    assert len(server.requests) == 1
+
+
+def test_async_requests_retry_too(server, make_client):
+    server.enqueue(ms.server_error(503))
+    client = make_client(retry=QUICK)
+
+    async def run():
+        return [chunk async for chunk in client.astream_chat(payload())]
+
+    assert asyncio.run(run()) and len(server.requests) == 2
+
+
+def test_chunks_before_a_bad_one_in_the_same_read_still_arrive(server, make_client):
+    good = '{"choices":[{"index":0,"delta":{"content":"%s"}}]}'
+    body = f"data: {good % 'kept '}\n\ndata: {good % 'too'}\n\ndata: {{oops\n\n".encode()
+    server.enqueue(ms.raw(200, {"Content-Type": "text/event-stream"}, [body]))
+    reply = Reply()
+    with pytest.raises(StreamError):
+        for chunk in make_client().stream_chat(payload()):
+            reply.add_chunk(chunk)
+    assert reply.text == "kept too"

@@ -7,7 +7,6 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 import mistral_server as ms
-from conftest import interrupt_main_after
 
 
 def run(shell, source: str, cell_id: str | None = None):
@@ -211,83 +210,6 @@ def test_base_url_from_environment_and_config(shell, server, monkeypatch):
     shell.run_line_magic("config", f"MistralMagics.base_url = '{server.url}/v1'")
     run(shell, "%%mistral\nvia /v1")
     assert server.requests[-1].path == "/v1/chat/completions"
-
-
-# Failures: one line, partial reply kept, history unchanged, next cell works.
-
-def assert_recovers(shell, server, before):
-    assert history(shell) == before
-    run(shell, "%%mistral\nstill there?")
-    assert history(shell)[-1] == "Echo: still there?"
-
-
-def error_line(shell, error) -> str:
-    lines = error._render_traceback_()
-    assert len(lines) == 1
-    return lines[0]
-
-
-def test_missing_key(shell, server, monkeypatch):
-    monkeypatch.delenv("MISTRAL_API_KEY")
-    captured, error = run_failing(shell, "%%mistral\nhi")
-    assert error_line(shell, error).startswith("ConfigError: MISTRAL_API_KEY is not set.")
-    monkeypatch.setenv("MISTRAL_API_KEY", "test-key")
-    assert_recovers(shell, server, [])
-
-
-@pytest.mark.parametrize("script, words", [
-    (ms.unauthorized(), "APIStatusError: Mistral API answered 401 Unauthorized: Unauthorized. Check the key"),
-    (ms.invalid_model("x"), "400 Bad Request: Invalid model: x"),
-    (ms.validation_error(["body", "top_p"], "Input should be greater than 0"), "422 Unprocessable Entity: top_p: Input should be greater than 0"),
-    (ms.rate_limited(retry_after="2"), "429 Too Many Requests"),
-    (ms.server_error(500), "500 Internal Server Error"),
-])
-def test_api_errors_are_one_line_and_lose_nothing(shell, server, script, words):
-    run(shell, "%%mistral\nkeep me")
-    server.enqueue(script)
-    captured, error = run_failing(shell, "%%mistral\nhi")
-    assert words in error_line(shell, error)
-    assert captured.outputs[-1].data == {"text/plain": ""}  # the indicator is cleared
-    assert_recovers(shell, server, ["keep me", "Echo: keep me"])
-
-
-def test_dropped_connection_keeps_the_partial_reply_on_screen(shell, server):
-    server.enqueue(ms.drop(after_chunks=3, text="partial reply that is cut"))
-    captured, error = run_failing(shell, "%%mistral\nhi")
-    assert error_line(shell, error).startswith("APIConnectionError: the connection to")
-    last = captured.outputs[-1].data
-    assert "partial reply that" in last["text/html"]
-    assert "⚠ failed: nothing was added to 'default'" in last["text/markdown"]
-    assert_recovers(shell, server, [])
-
-
-def test_timeout_mid_stream(shell, server):
-    shell.run_line_magic("config", "MistralMagics.read_timeout = 0.3")
-    server.enqueue(ms.stall(5, after_chunks=2))
-    captured, error = run_failing(shell, "%%mistral\nhi")
-    assert "APITimeoutError: no data from" in error_line(shell, error)
-    assert "partial reply" in captured.outputs[-1].data["text/html"]
-    assert_recovers(shell, server, [])
-
-
-def test_interrupt_mid_stream_keeps_partial_and_history(shell, server):
-    run(shell, "%%mistral\nbefore")
-    server.enqueue(ms.stall(10, after_chunks=2))
-    timer = interrupt_main_after(0.5)
-    captured, error = run_failing(shell, "%%mistral\nhi")
-    timer.join()
-    assert error_line(shell, error).startswith("ReplyInterrupted: the reply was interrupted")
-    assert "partial reply" in captured.outputs[-1].data["text/html"]
-    assert_recovers(shell, server, ["before", "Echo: before"])
-
-
-def test_interrupt_while_waiting_for_headers(shell, server):
-    server.enqueue(ms.stall(10))
-    timer = interrupt_main_after(0.5)
-    captured, error = run_failing(shell, "%%mistral\nhi")
-    timer.join()
-    assert isinstance(error, Exception) and "interrupted" in str(error)
-    assert_recovers(shell, server, [])
 
 
 def test_the_key_never_appears_in_outputs(shell, server, monkeypatch):
