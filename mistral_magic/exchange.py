@@ -83,11 +83,11 @@ def footer(reply: Reply, model: str) -> str:
 
 def _receive(client: MistralClient, payload: dict[str, Any], reply: Reply, sink: Sink) -> None:
     if payload["stream"]:
-        with contextlib.closing(client.stream_chat(payload)) as chunks:
+        with contextlib.closing(client.stream_chat(payload, on_retry=sink.status)) as chunks:
             for chunk in chunks:
                 sink.append(reply.add_chunk(chunk))
     else:
-        sink.append(reply.add_response(client.chat(payload)))
+        sink.append(reply.add_response(client.chat(payload, on_retry=sink.status)))
     sink.append(reply.finish())
     if reply.finish_reason == "error":
         raise StreamError("the model stopped with an error partway through the reply. Re-run the cell.")

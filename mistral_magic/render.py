@@ -57,6 +57,7 @@ class Sink(Protocol):
     """Where a reply streams to: a cell output, a terminal, a widget."""
 
     def start(self) -> None: ...
+    def status(self, text: str) -> None: ...
     def append(self, text: str) -> None: ...
     def finish(self, *, footer: str = "", notice: str = "") -> None: ...
 
@@ -75,8 +76,11 @@ class LiveMarkdown:
     def start(self) -> None:
         from IPython.display import display
 
-        waiting = {"text/html": f'<span style="color:#888">{WAITING}</span>', "text/plain": WAITING}
-        self._handle = display(waiting, raw=True, display_id=True)
+        self._handle = display(_quiet(WAITING), raw=True, display_id=True)
+
+    def status(self, text: str) -> None:
+        """Replace the waiting line, e.g. with why and when a request is retried."""
+        self._show(_quiet(text))
 
     def append(self, text: str) -> None:
         if not text:
@@ -99,6 +103,10 @@ class LiveMarkdown:
         self.updates += 1
 
 
+def _quiet(text: str) -> dict[str, str]:
+    return {"text/html": f'<span style="color:#888">{html.escape(text)}</span>', "text/plain": text}
+
+
 class LiveText:
     """A reply printed as it arrives, for terminal IPython and plain Python."""
 
@@ -108,6 +116,10 @@ class LiveText:
 
     def start(self) -> None:
         pass
+
+    def status(self, text: str) -> None:
+        self._stream.write(f"{text}\n")
+        self._stream.flush()
 
     def append(self, text: str) -> None:
         if text:

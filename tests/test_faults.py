@@ -203,3 +203,24 @@ def test_interrupt(fault_shell, server, script, kept):
     else:
         assert screen == {"text/plain": ""}
     assert_next_cell_works(fault_shell, ["keep me", "Echo: keep me"])
+
+
+def test_retries_are_shown_while_waiting(shell, server):
+    server.enqueue(ms.rate_limited(retry_after="0"), ms.server_error(503))
+    shell.run_line_magic("config", "MistralMagics.retry_max_wait = 5.0")
+    captured, result = run_cell(shell, "%%mistral\nhi")
+    result.raise_error()
+    statuses = [o.data["text/plain"] for o in captured.outputs if "retrying" in o.data.get("text/plain", "")]
+    assert statuses[0] == "429 Too Many Requests: retrying in 0.0 s (attempt 2 of 5; interrupt to stop)"
+    assert statuses[1].startswith("503 Service Unavailable: retrying in ")
+    assert "Echo: hi" in captured.outputs[-1].data["text/markdown"] and len(server.requests) == 3
+
+
+def test_interrupting_a_retry_wait_stops_at_once(shell, server):
+    server.enqueue(ms.rate_limited(retry_after="30"))
+    timer = interrupt_main_after(0.5)
+    captured, result = run_cell(shell, "%%mistral\nhi")
+    timer.join()
+    assert isinstance(result.error_in_exec, Exception)
+    assert "interrupted" in str(result.error_in_exec) and len(server.requests) == 1
+    assert_next_cell_works(shell, [])
