@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .exchange import Request
     from .render import Sink
 
-__all__ = ["MistralMagics"]
+__all__ = ["MistralMagics", "parse_line"]
 
 _PARAMETER = {p.name: p for p in PARAMETERS}
 
@@ -144,7 +144,7 @@ class MistralMagics(Magics):
             %%mistral -m mistral-small-latest -t 0.2
             What is the best French cheese?
         """
-        args = self._parse(self.mistral, line)
+        args = parse_line(self.mistral, line)
         conversation = self.store[args.chat]
         if args.role == "system":
             conversation.system = cell.strip() or None
@@ -198,15 +198,8 @@ class MistralMagics(Magics):
             rows.append(f"| {card.get('id')} | {card.get('max_context_length', '')} | {aliases} |")
         self._show_markdown("\n".join(rows))
 
-    def _parse(self, magic: Any, line: str) -> Any:
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"cannot read the options ({exc}): check the quotes.") from None
-        return magic.parser.parse_args(words)
-
     def _conversation(self, magic: Any, line: str) -> Any:
-        name = self._parse(magic, line).chat
+        name = parse_line(magic, line).chat
         if name not in self.store:
             raise UsageError(f"no conversation named '{name}'. Known: {', '.join(self.store) or 'none'}.")
         return self.store[name]
@@ -243,6 +236,15 @@ class MistralMagics(Magics):
             display(bundle(markdown), raw=True)
         else:
             print(markdown)
+
+
+def parse_line(magic: Any, line: str) -> Any:
+    """Read a magic's options as a shell would: ``--stop "THE END"`` means ``THE END``."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the options ({exc}): check the quotes.") from None
+    return magic.parser.parse_args(words)
 
 
 def _first(*values: Any) -> Any:

@@ -91,17 +91,20 @@ class Reply:
 
     def add_chunk(self, chunk: Mapping[str, Any]) -> str:
         """Take one stream chunk; return the text it adds to what is shown."""
-        self._take_metadata(chunk)
-        added = ""
-        for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            added += self._add_text(content_text(delta.get("content")))
-            self._merge_tool_calls(delta.get("tool_calls") or ())
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
-        return added
+        try:
+            self._take_metadata(chunk)
+            added = ""
+            for choice in chunk.get("choices") or ():
+                if choice.get("index", 0) != 0:
+                    continue
+                delta = choice.get("delta") or {}
+                added += self._add_text(content_text(delta.get("content")))
+                self._merge_tool_calls(delta.get("tool_calls") or ())
+                if choice.get("finish_reason"):
+                    self.finish_reason = str(choice["finish_reason"])
+            return added
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise StreamError(f"the stream sent a chunk of an unexpected shape: {_shorten(str(chunk))}") from exc
 
     def add_response(self, response: Mapping[str, Any]) -> str:
         """Take a whole (non-streamed) response; return its text."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 import mistral_server as ms
+from mistral_magic.magics import MistralMagics, parse_line
 
 
 def run(shell, source: str, cell_id: str | None = None):
@@ -222,3 +225,13 @@ def test_the_key_never_appears_in_outputs(shell, server, monkeypatch):
     seen = captured.stdout + more.stdout + repr(captured.outputs) + repr(more.outputs) + str(error)
     seen += repr(shell.magics_manager.registry["MistralMagics"].client)
     assert "sk-very-secret" not in seen
+
+
+@given(st.text(max_size=80) | st.lists(st.sampled_from(
+    ["-m", "x", "-t", "0.5", "-t", "9", "--stop", '"A B"', "'", '"', "--json", "--role", "system", "-c",
+     "--max-tokens", "-1", "--out", "--prefix", "--", "-", "=", "--top-p=0.2"]), max_size=8).map(" ".join))
+def test_any_option_line_parses_or_is_a_usage_error(line):
+    try:
+        parse_line(MistralMagics.mistral, line)
+    except UsageError:
+        pass

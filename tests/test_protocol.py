@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from mistral_magic.errors import StreamError
 from mistral_magic.protocol import Reply, build_payload, status_error
 
 
@@ -100,3 +103,38 @@ def test_retry_after_is_read_in_seconds_or_as_a_date():
     past = status_error(429, b"{}", {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, "K")
     assert past.retry_after == 0
     assert "re-run the cell in 7 s" in str(status_error(429, b"{}", {"retry-after": "7"}, "K"))
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=20)
+CHUNKS = st.fixed_dictionaries({}, optional={
+    "choices": st.lists(st.fixed_dictionaries({}, optional={
+        "index": JSON, "delta": st.fixed_dictionaries({}, optional={"content": JSON, "tool_calls": JSON}) | JSON,
+        "finish_reason": JSON}) | JSON, max_size=3) | JSON,
+    "usage": JSON, "id": JSON, "model": JSON, "p": JSON})
+
+
+@given(st.lists(CHUNKS, max_size=6))
+def test_any_chunk_shape_is_text_or_a_stream_error(chunks):
+    reply = Reply()
+    for item in chunks:
+        try:
+            assert isinstance(reply.add_chunk(item), str)
+        except StreamError:
+            pass
+
+
+@given(st.text(max_size=60), st.lists(st.integers(0, 60), max_size=6), st.sampled_from(["", "Once", "Ab"]))
+def test_text_reassembles_however_it_is_chunked(text, cuts, prefix):
+    points = sorted({min(cut, len(text)) for cut in cuts})
+    pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)])]
+    reply = Reply(prefix=prefix)
+    shown = "".join(reply.add_chunk(chunk(piece)) for piece in pieces) + reply.finish()
+    if text.startswith(prefix):
+        expected = text            # the server repeated the prefix (or there is none)
+    elif prefix.startswith(text):
+        expected = prefix          # it stopped partway through repeating it
+    else:
+        expected = prefix + text   # it did not repeat it
+    assert shown == reply.text == expected
