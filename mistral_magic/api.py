@@ -23,19 +23,27 @@ class Record(dict):  # type: ignore[type-arg]
 
     __slots__ = ()
 
-    def __getattr__(self, name: str) -> Any:
-        return _wrap(self.get(name))
+    def __getattribute__(self, name: str) -> Any:
+        # Keys first, without the failed attribute lookup that ``__getattr__`` waits for:
+        # that miss cost more than the rest of reading a streamed chunk.
+        if name in _DICT_NAMES:
+            return object.__getattribute__(self, name)
+        return _wrap(dict.get(self, name))
 
     def __repr__(self) -> str:
         return f"Record({dict.__repr__(self)})"
 
 
+_DICT_NAMES = frozenset(dir(Record))  # methods and dunders keep their dict meaning
+
+
 def _wrap(value: Any) -> Any:
+    kind = value.__class__
+    if kind is Record or not isinstance(value, (dict, list)):
+        return value
     if isinstance(value, dict):
         return Record(value)
-    if isinstance(value, list):
-        return [_wrap(item) for item in value]
-    return value
+    return [_wrap(item) for item in value]
 
 
 class Event:

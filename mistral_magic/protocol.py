@@ -20,6 +20,7 @@ from .errors import APIStatusError, StreamError
 __all__ = [
     "DONE",
     "Reply",
+    "TextBuffer",
     "build_payload",
     "content_text",
     "parse_chunk",
@@ -27,6 +28,30 @@ __all__ = [
 ]
 
 DONE = "[DONE]"
+_JOIN_EVERY = 256
+
+
+class TextBuffer:
+    """Text that grows by small pieces, held as a few long strings rather than one per chunk."""
+
+    __slots__ = ("_parts", "_loose")
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._loose = 0
+
+    def __str__(self) -> str:
+        return "".join(self._parts)
+
+    def __bool__(self) -> bool:
+        return bool(self._parts)
+
+    def append(self, text: str) -> None:
+        self._parts.append(text)
+        self._loose += 1
+        if self._loose == _JOIN_EVERY:
+            self._parts[-_JOIN_EVERY:] = ["".join(self._parts[-_JOIN_EVERY:])]
+            self._loose = 0
 
 
 def build_payload(
@@ -70,7 +95,7 @@ class Reply:
     """
 
     prefix: str = ""
-    parts: list[str] = field(default_factory=list)
+    parts: TextBuffer = field(default_factory=TextBuffer)
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     model: str | None = None
@@ -87,7 +112,7 @@ class Reply:
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        return str(self.parts)
 
     def add_chunk(self, chunk: Mapping[str, Any]) -> str:
         """Take one stream chunk; return the text it adds to what is shown."""
