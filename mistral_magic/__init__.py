@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from .api import Mistral
     from .client import MistralClient
+    from .panel import ChatPanel
     from .render import render_html
 
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "ChatPanel",
     "ConfigError",
     "Conversation",
     "ConversationStore",
@@ -50,7 +52,7 @@ __all__ = [
     "unload_ipython_extension",
 ]
 
-_LAZY = {"Mistral": "api", "MistralClient": "client", "render_html": "render"}
+_LAZY = {"ChatPanel": "panel", "Mistral": "api", "MistralClient": "client", "render_html": "render"}
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import time
 from typing import Any, AsyncIterator, Callable, Iterator, Optional
 
@@ -50,6 +51,7 @@ class MistralClient:
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self.retry = retry
         self._sync: httpx.Client | None = None
+        self._sync_lock = threading.Lock()  # a panel's worker and the kernel may start at once
 
     def __repr__(self) -> str:
         return f"MistralClient(base_url={self.base_url!r})"
@@ -140,14 +142,16 @@ class MistralClient:
 
     def close(self) -> None:
         """Close pooled connections; the client can still be used afterwards."""
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        with self._sync_lock:
+            if self._sync is not None:
+                self._sync.close()
+                self._sync = None
 
     def _client(self) -> httpx.Client:
-        if self._sync is None:
-            self._sync = httpx.Client(base_url=self.base_url, timeout=self.timeout)
-        return self._sync
+        with self._sync_lock:
+            if self._sync is None:
+                self._sync = httpx.Client(base_url=self.base_url, timeout=self.timeout)
+            return self._sync
 
     def _aclient(self) -> httpx.AsyncClient:
         # One per request: async connections belong to an event loop, and each

@@ -8,10 +8,11 @@ reply never leaves half a turn behind.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Literal, TypedDict
+from typing import Any, Callable, Iterator, Literal, TypedDict
 
 from .protocol import content_text
 
@@ -49,19 +50,38 @@ class Turn:
 
 
 class Conversation:
-    """An optional system message and an ordered list of turns."""
+    """An optional system message and an ordered list of turns.
+
+    Observers are told after each change, so every view of a conversation (a
+    cell's history, one or more panels) stays in step wherever the change came from.
+    """
 
     def __init__(self, name: str = "default", system: str | None = None) -> None:
         self.name = name
-        self.system = system
+        self._system = system
         self.turns: list[Turn] = []
         self._lock = threading.RLock()
+        self._observers: list[Callable[[Conversation], None]] = []
 
     def __repr__(self) -> str:
         return f"Conversation({self.name!r}, {len(self.turns)} turns)"
 
     def __len__(self) -> int:
         return len(self.turns)
+
+    @property
+    def system(self) -> str | None:
+        return self._system
+
+    @system.setter
+    def system(self, text: str | None) -> None:
+        self._system = text
+        self._changed()
+
+    def observe(self, callback: Callable[[Conversation], None]) -> Callable[[], None]:
+        """Call ``callback`` after every change, on the changing thread; return what stops it."""
+        self._observers.append(callback)
+        return functools.partial(self._observers.remove, callback)
 
     def messages(self, before_cell: str | None = None, *, turns: bool = True) -> list[Message]:
         """The history to send: system, then every turn before ``before_cell``'s own."""
@@ -77,18 +97,22 @@ class Conversation:
         with self._lock:
             index = self._index(turn.cell_id) if turn.cell_id else len(self.turns)
             self.turns[index:index + 1] = [turn]
-            return index
+        self._changed()
+        return index
 
     def undo(self) -> Turn | None:
         """Drop and return the last turn."""
         with self._lock:
-            return self.turns.pop() if self.turns else None
+            turn = self.turns.pop() if self.turns else None
+        self._changed()
+        return turn
 
     def clear(self, *, keep_system: bool = False) -> None:
         with self._lock:
             self.turns.clear()
             if not keep_system:
-                self.system = None
+                self._system = None
+        self._changed()
 
     def to_markdown(self) -> str:
         """A readable transcript, turns numbered from 1."""
@@ -110,6 +134,11 @@ class Conversation:
         conversation = cls(data.get("name", "default"), data.get("system"))
         conversation.turns = [Turn(**turn) for turn in data.get("turns", [])]
         return conversation
+
+    def _changed(self) -> None:
+        # Outside the lock, so an observer that takes locks of its own cannot deadlock a writer.
+        for callback in list(self._observers):
+            callback(self)
 
     def _index(self, cell_id: str | None) -> int:
         """Where ``cell_id``'s turn is, or the end when it has none."""

@@ -7,6 +7,7 @@ interrupted and recorded the same way wherever it was asked for.
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,16 +45,22 @@ def run_turn(
     conversation: Conversation,
     request: Request,
     sink: Sink,
+    stop: threading.Event | None = None,
 ) -> Reply:
-    """Stream a reply into ``sink``; commit the turn only if the reply completes."""
+    """Stream a reply into ``sink``; commit the turn only if the reply completes.
+
+    Setting ``stop`` (a panel's Stop button) ends the reply between chunks as
+    Ctrl-C does: what arrived stays, marked, and nothing is committed.
+    """
     payload = build_payload(request.model, request.messages(conversation), request.options,
                             stream=request.stream)
     reply = Reply(prefix=request.prefix)
     sink.start()
     try:
-        _receive(client, payload, reply, sink)
-    except KeyboardInterrupt:
-        sink.finish(notice=f"interrupted: nothing was added to '{conversation.name}'")
+        _receive(client, payload, reply, sink, stop)
+    except (KeyboardInterrupt, _Stopped):
+        how = "stopped" if stop and stop.is_set() else "interrupted"
+        sink.finish(notice=f"{how}: nothing was added to '{conversation.name}'")
         raise ReplyInterrupted(
             "the reply was interrupted; what arrived stays above, and the conversation is unchanged."
         ) from None
@@ -81,16 +88,28 @@ def footer(reply: Reply, model: str) -> str:
     return " · ".join(parts)
 
 
-def _receive(client: MistralClient, payload: dict[str, Any], reply: Reply, sink: Sink) -> None:
+class _Stopped(Exception):
+    """The stop event was set: end the reply as an interrupt does."""
+
+
+def _receive(client: MistralClient, payload: dict[str, Any], reply: Reply, sink: Sink,
+             stop: threading.Event | None) -> None:
     if payload["stream"]:
         with contextlib.closing(client.stream_chat(payload, on_retry=sink.status)) as chunks:
             for chunk in chunks:
+                _check(stop)
                 sink.append(reply.add_chunk(chunk))
     else:
         sink.append(reply.add_response(client.chat(payload, on_retry=sink.status)))
+    _check(stop)
     sink.append(reply.finish())
     if reply.finish_reason == "error":
         raise StreamError("the model stopped with an error partway through the reply. Re-run the cell.")
+
+
+def _check(stop: threading.Event | None) -> None:
+    if stop and stop.is_set():
+        raise _Stopped
 
 
 def _turn(request: Request, reply: Reply) -> Turn:

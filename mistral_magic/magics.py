@@ -198,6 +198,23 @@ class MistralMagics(Magics):
             rows.append(f"| {card.get('id')} | {card.get('max_context_length', '')} | {aliases} |")
         self._show_markdown("\n".join(rows))
 
+    @magic_arguments()
+    @_chat_flag
+    @argument("-m", "--model", metavar="MODEL", help="Model to start with (default: MistralMagics.model).")
+    @line_magic
+    def mistral_panel(self, line: str) -> Any:
+        """Show a chat panel on a conversation; cells and panels share its turns.
+
+        Example::
+
+            %mistral_panel -c notes
+        """
+        args = parse_line(self.mistral_panel, line)
+        from .panel import ChatPanel, options_of
+
+        return ChatPanel(self.store, self.client, chat=args.chat, model=args.model or self.model,
+                         options=options_of(self), interval=self.update_interval)
+
     def _conversation(self, magic: Any, line: str) -> Any:
         name = parse_line(magic, line).chat
         if name not in self.store:

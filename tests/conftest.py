@@ -10,7 +10,7 @@ import pytest
 from IPython.core.history import HistoryAccessor
 from IPython.core.interactiveshell import InteractiveShell
 
-from browser import chromium  # noqa: F401  (a fixture, shared by the browser tests)
+from browser import chromium, jupyterlab  # noqa: F401  (fixtures, shared by the browser tests)
 from mistral_server import MistralServer
 
 API_KEY = "test-key"

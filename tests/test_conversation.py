@@ -59,3 +59,16 @@ def test_store_makes_conversations_on_first_use():
     assert "x" not in store
     assert store["x"] is store["x"]
     assert list(store) == ["x"]
+
+
+def test_observers_hear_of_every_change_until_they_stop():
+    conversation, heard = Conversation(), []
+    stop = conversation.observe(lambda changed: heard.append((changed.system, len(changed))))
+    conversation.commit(turn("a"))
+    conversation.system = "Be brief."
+    conversation.undo()
+    conversation.commit(turn("b"))
+    conversation.clear()
+    stop()
+    conversation.commit(turn("c"))
+    assert heard == [(None, 1), ("Be brief.", 1), ("Be brief.", 0), ("Be brief.", 1), (None, 0)]

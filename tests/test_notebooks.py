@@ -75,3 +75,14 @@ def test_rerunning_a_cell_in_a_kernel_replaces_its_turn(kernel_env):
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_panel_notebook_runs_headless(kernel_env, tmp_path):
+    notebook = nbformat.read(NOTEBOOKS / "panel.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output.output_type == "error"]
+    assert any("application/vnd.jupyter.widget-view+json" in output.get("data", {}) for output in outputs)
+    history = next(cell for cell in notebook.cells if cell.source == "%mistral_history")
+    assert "(1 turn)" in history.outputs[0].data["text/markdown"]
+    assert SECRET not in nbformat.writes(notebook)
