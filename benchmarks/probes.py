@@ -150,7 +150,7 @@ def probe_memory(url: str, turns: str, reply_words: str) -> dict[str, Any]:
         def __call__(self, data: Any, **kwargs: Any) -> Handle:
             return self
 
-        def update(self, data: Any, raw: bool = False) -> None:
+        def update(self, data: Any, raw: bool = False, **kwargs: Any) -> None:
             pass
 
     client = MistralClient(KEY, base_url=url)

@@ -141,7 +141,7 @@ class FakeDisplay:
         self.update(data)
         return self
 
-    def update(self, data: dict[str, str], raw: bool = False) -> None:
+    def update(self, data: dict[str, str], raw: bool = False, **kwargs: Any) -> None:
         self.messages += 1
         self.last = data
         if self.encode:
@@ -268,7 +268,7 @@ class KeepAll(FakeDisplay):
         super().__init__()
         self.sent: list[dict[str, str]] = []
 
-    def update(self, data: dict[str, str], raw: bool = False) -> None:
+    def update(self, data: dict[str, str], raw: bool = False, **kwargs: Any) -> None:
         super().update(data)
         self.sent.append(data)
 

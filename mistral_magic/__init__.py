@@ -63,24 +63,27 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:
     """Register the magics and the hooks that tell them which cell is running."""
+    from .conversation_magics import ConversationMagics
     from .magics import MistralMagics
 
     magics = MistralMagics(ipython)
-    ipython.register_magics(magics)
+    ipython.register_magics(magics, ConversationMagics(ipython, magics))
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)
 
 
 def unload_ipython_extension(ipython: InteractiveShell) -> None:
     """Undo everything loading did, closing connections; conversations are dropped."""
-    magics = ipython.magics_manager.registry.pop("MistralMagics", None)
+    registry = ipython.magics_manager.registry
+    magics = registry.get("MistralMagics")
     if magics is None:
         return
     ipython.events.unregister("pre_run_cell", magics.pre_run_cell)
     ipython.events.unregister("post_run_cell", magics.post_run_cell)
-    for kind, names in magics.magics.items():
-        for name in names:
-            ipython.magics_manager.magics[kind].pop(name, None)
-    if magics in ipython.configurables:
-        ipython.configurables.remove(magics)
+    for instance in (registry.pop("MistralMagics"), registry.pop("ConversationMagics")):
+        for kind, names in instance.magics.items():
+            for name in names:
+                ipython.magics_manager.magics[kind].pop(name, None)
+        if instance in ipython.configurables:
+            ipython.configurables.remove(instance)
     magics.close()

@@ -11,12 +11,14 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Iterator, Literal, TypedDict
 
 from .protocol import content_text
 
-__all__ = ["Conversation", "ConversationStore", "Message", "Turn", "count"]
+__all__ = ["FORMAT", "Conversation", "ConversationStore", "Message", "Turn", "count"]
+
+FORMAT = "mistral_magic/conversation/1"  # saved files say what they are and which version
 
 
 class Message(TypedDict, total=False):
@@ -38,6 +40,8 @@ class Turn:
     usage: dict[str, Any] | None = None
     finish_reason: str | None = None
     created: float = field(default_factory=time.time)
+    params: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None
 
     @property
     def prompt(self) -> str:
@@ -125,15 +129,33 @@ class Conversation:
                              for message in turn.messages)
             return "\n\n".join(parts)
 
-    def to_dict(self) -> dict[str, Any]:
+    def tokens(self) -> tuple[int, int]:
+        """Tokens in and out over every turn, as the API counted them."""
         with self._lock:
-            return {"name": self.name, "system": self.system, "turns": [asdict(t) for t in self.turns]}
+            usages = [turn.usage or {} for turn in self.turns]
+        return (sum(u.get("prompt_tokens") or 0 for u in usages),
+                sum(u.get("completion_tokens") or 0 for u in usages))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything needed to restore the conversation, as plain JSON data."""
+        with self._lock:
+            return {"format": FORMAT, "name": self.name, "system": self.system,
+                    "turns": [asdict(t) for t in self.turns]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Conversation:
-        conversation = cls(data.get("name", "default"), data.get("system"))
-        conversation.turns = [Turn(**turn) for turn in data.get("turns", [])]
+        conversation = cls(data.get("name", "default"))
+        conversation.restore(data)
         return conversation
+
+    def restore(self, data: dict[str, Any], *, turns: int | None = None) -> None:
+        """Take the system message and the first ``turns`` turns of ``to_dict`` data."""
+        known = {f.name for f in fields(Turn)}
+        kept = [Turn(**{k: v for k, v in turn.items() if k in known}) for turn in data.get("turns", [])]
+        with self._lock:
+            self._system = data.get("system")
+            self.turns = kept[:turns]
+        self._changed()
 
     def _changed(self) -> None:
         # Outside the lock, so an observer that takes locks of its own cannot deadlock a writer.

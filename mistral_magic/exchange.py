@@ -17,7 +17,7 @@ from .errors import MistralError, ReplyInterrupted, StreamError
 from .protocol import Reply, build_payload
 from .render import Sink
 
-__all__ = ["Request", "footer", "run_turn"]
+__all__ = ["Request", "footer", "record", "run_turn"]
 
 
 @dataclass
@@ -67,10 +67,16 @@ def run_turn(
     except MistralError:
         sink.finish(notice=f"failed: nothing was added to '{conversation.name}'")
         raise
-    sink.finish(footer=footer(reply, request.model))
-    if request.record:
-        conversation.commit(_turn(request, reply))
+    turn = _turn(request, reply)
+    number = conversation.commit(turn) + 1 if request.record else None
+    sink.finish(footer=footer(reply, request.model), record=record(turn, conversation.name, number))
     return reply
+
+
+def record(turn: Turn, conversation: str, number: int | None) -> dict[str, Any]:
+    """How a reply was produced, kept in its output's metadata so a saved notebook documents it."""
+    return {"conversation": conversation, "turn": number, "model": turn.model, "params": turn.params,
+            "usage": turn.usage, "finish_reason": turn.finish_reason, "request_id": turn.request_id}
 
 
 def footer(reply: Reply, model: str) -> str:
@@ -120,4 +126,7 @@ def _turn(request: Request, reply: Reply) -> Turn:
         model=reply.model or request.model,
         usage=reply.usage,
         finish_reason=reply.finish_reason,
+        params={name: value for name, value in request.options.items() if value is not None}
+        | ({"prefix": request.prefix} if request.prefix else {}),
+        request_id=reply.id,
     )

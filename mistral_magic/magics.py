@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Enum, Float, Int, List, Unicode, default, observe
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, default, observe
 
-from .conversation import ConversationStore, count
-from .params import PARAMETERS
+from .conversation import ConversationStore
+from .conversation_magics import DEFAULT_PRICES
+from .params import PARAMETERS, parse_line
 
 if TYPE_CHECKING:
     from .client import MistralClient
     from .exchange import Request
     from .render import Sink
 
-__all__ = ["MistralMagics", "parse_line"]
+__all__ = ["MistralMagics"]
 
 _PARAMETER = {p.name: p for p in PARAMETERS}
 
@@ -73,6 +73,9 @@ class MistralMagics(Magics):
     output = Enum(("auto", "markdown", "text"), "auto",
                   help="How replies show: rendered Markdown in a notebook, plain text in a "
                        "terminal; 'auto' picks by frontend.").tag(config=True)
+    prices = Dict(default_value=DEFAULT_PRICES,
+                  help="USD per million tokens, [input, output], by model, for %mistral_usage. "
+                       "Defaults: Mistral's list prices in mid-2025.").tag(config=True)
     update_interval = Float(1 / 12, min=0.0,
                             help="Seconds between live updates of a streaming reply.").tag(config=True)
 
@@ -158,37 +161,6 @@ class MistralMagics(Magics):
         if args.out:
             self.shell.user_ns[args.out] = _out_value(reply.text, args.json)
 
-    @magic_arguments()
-    @_chat_flag
-    @line_magic
-    def mistral_history(self, line: str) -> None:
-        """Show a conversation's system message and turns, numbered."""
-        conversation = self._conversation(self.mistral_history, line)
-        self._show_markdown(conversation.to_markdown())
-
-    @magic_arguments()
-    @_chat_flag
-    @line_magic
-    def mistral_reset(self, line: str) -> None:
-        """Forget a conversation's turns and system message."""
-        conversation = self._conversation(self.mistral_reset, line)
-        dropped = len(conversation)
-        conversation.clear()
-        print(f"Conversation '{conversation.name}' cleared ({count(dropped, 'turn')} dropped).")
-
-    @magic_arguments()
-    @_chat_flag
-    @line_magic
-    def mistral_undo(self, line: str) -> None:
-        """Drop the last turn of a conversation."""
-        conversation = self._conversation(self.mistral_undo, line)
-        turn = conversation.undo()
-        if turn is None:
-            print(f"Conversation '{conversation.name}' has no turns to undo.")
-        else:
-            print(f"Dropped turn {len(conversation) + 1} of '{conversation.name}': "
-                  f"{_preview(turn.prompt)} ({len(conversation)} left).")
-
     @line_magic
     def mistral_models(self, line: str) -> None:
         """List the models your key can use (GET /v1/models)."""
@@ -196,7 +168,7 @@ class MistralMagics(Magics):
         for card in sorted(self.client.list_models(), key=lambda card: str(card.get("id"))):
             aliases = ", ".join(card.get("aliases") or [])
             rows.append(f"| {card.get('id')} | {card.get('max_context_length', '')} | {aliases} |")
-        self._show_markdown("\n".join(rows))
+        self.show_markdown("\n".join(rows))
 
     @magic_arguments()
     @_chat_flag
@@ -214,12 +186,6 @@ class MistralMagics(Magics):
 
         return ChatPanel(self.store, self.client, chat=args.chat, model=args.model or self.model,
                          options=options_of(self), interval=self.update_interval)
-
-    def _conversation(self, magic: Any, line: str) -> Any:
-        name = parse_line(magic, line).chat
-        if name not in self.store:
-            raise UsageError(f"no conversation named '{name}'. Known: {', '.join(self.store) or 'none'}.")
-        return self.store[name]
 
     def _request(self, args: Any, cell: str) -> Request:
         from .exchange import Request
@@ -244,7 +210,8 @@ class MistralMagics(Magics):
 
         return LiveMarkdown(interval=self.update_interval) if self._rich() else LiveText()
 
-    def _show_markdown(self, markdown: str) -> None:
+    def show_markdown(self, markdown: str) -> None:
+        """Show Markdown rendered in a notebook, as text in a terminal."""
         if self._rich():
             from IPython.display import display
 
@@ -255,22 +222,8 @@ class MistralMagics(Magics):
             print(markdown)
 
 
-def parse_line(magic: Any, line: str) -> Any:
-    """Read a magic's options as a shell would: ``--stop "THE END"`` means ``THE END``."""
-    try:
-        words = shlex.split(line)
-    except ValueError as exc:
-        raise UsageError(f"cannot read the options ({exc}): check the quotes.") from None
-    return magic.parser.parse_args(words)
-
-
 def _first(*values: Any) -> Any:
     return next((value for value in values if value is not None), None)
-
-
-def _preview(text: str, width: int = 40) -> str:
-    line = " ".join(text.split())
-    return repr(line if len(line) <= width else line[: width - 1] + "…")
 
 
 def _out_value(text: str, parse_json: bool) -> Any:

@@ -85,7 +85,7 @@ class ReplyView:
             self._put(self._reply())
         self._status(f"streaming · {count(self.tokens, 'token')} so far")
 
-    def finish(self, *, footer: str = "", notice: str = "") -> None:
+    def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
         with self._lock:
             if notice and self._halted:
                 return  # stopped: keep that mark, whatever ended the stream afterwards

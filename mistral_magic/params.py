@@ -1,4 +1,4 @@
-"""The sampling parameters of the chat API, in one table.
+"""The sampling parameters of the chat API, in one table, and how magic options are read.
 
 The table drives the ``%%mistral`` flags, the ``MistralMagics`` traits and the
 request body, so a parameter is added in one place. Names are the API's own:
@@ -8,12 +8,14 @@ snake case in traits and JSON, kebab case in flags.
 from __future__ import annotations
 
 import argparse
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
 import traitlets
+from IPython.core.error import UsageError
 
-__all__ = ["PARAMETERS", "Parameter"]
+__all__ = ["PARAMETERS", "Parameter", "parse_line"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,12 @@ PARAMETERS = (
     Parameter("presence_penalty", float, "Penalise tokens already present, -2 to 2.", None, -2, 2),
     Parameter("frequency_penalty", float, "Penalise frequent tokens, -2 to 2.", None, -2, 2),
 )
+
+
+def parse_line(magic: Any, line: str) -> Any:
+    """Read a magic's options as a shell would: ``--stop "THE END"`` means ``THE END``."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the options ({exc}): check the quotes.") from None
+    return magic.parser.parse_args(words)

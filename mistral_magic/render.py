@@ -155,7 +155,8 @@ class Sink(Protocol):
     def start(self) -> None: ...
     def status(self, text: str) -> None: ...
     def append(self, text: str) -> None: ...
-    def finish(self, *, footer: str = "", notice: str = "") -> None: ...
+    def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
+        """End the reply; ``record`` says how it was produced (kept as output metadata)."""
 
 
 class LiveMarkdown:
@@ -210,12 +211,13 @@ class LiveMarkdown:
             self._wait = max(self.interval, repeats * _SLOWDOWN)
             self._shown_at = now
 
-    def finish(self, *, footer: str = "", notice: str = "") -> None:
+    def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
         if not self._text and not self._pending and not footer:
             # Nothing arrived: clear the indicator; the error line below says why.
             self._show({"text/plain": ""})
             return
-        self._show(self._bundle(notice=notice, footer=footer))
+        self._show(self._bundle(notice=notice, footer=footer),
+                   {"mistral_magic": record} if record else None)
 
     def _bundle(self, *, notice: str = "", footer: str = "") -> dict[str, str]:
         if self._pending:
@@ -223,8 +225,8 @@ class LiveMarkdown:
             self._pending = TextBuffer()
         return bundle(self._text, notice=notice, footer=footer, renderer=self._html)
 
-    def _show(self, data: dict[str, str]) -> None:
-        self._handle.update(data, raw=True)
+    def _show(self, data: dict[str, str], metadata: dict[str, Any] | None = None) -> None:
+        self._handle.update(data, raw=True, metadata=metadata or {})
         self.updates += 1
 
 
@@ -252,7 +254,7 @@ class LiveText:
             self._stream.flush()
             self._ends_with_newline = text.endswith("\n")
 
-    def finish(self, *, footer: str = "", notice: str = "") -> None:
+    def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
         lines = [f"⚠ {notice}"] if notice else []
         lines += [f"— {footer}"] if footer else []
         head = "" if self._ends_with_newline else "\n"

@@ -9,7 +9,8 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 import mistral_server as ms
-from mistral_magic.magics import MistralMagics, parse_line
+from mistral_magic.magics import MistralMagics
+from mistral_magic.params import parse_line
 
 
 def run(shell, source: str, cell_id: str | None = None):

@@ -58,7 +58,7 @@ class Recorder:
         self.sent.append(data)
         return self
 
-    def update(self, data: dict[str, str], raw: bool = False) -> None:
+    def update(self, data: dict[str, str], raw: bool = False, **kwargs: Any) -> None:
         self.sent.append(data)
 
 
