@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import ssl
 import threading
 import time
 from typing import Any, AsyncIterator, Callable, Iterator, Optional
@@ -150,13 +152,13 @@ class MistralClient:
     def _client(self) -> httpx.Client:
         with self._sync_lock:
             if self._sync is None:
-                self._sync = httpx.Client(base_url=self.base_url, timeout=self.timeout)
+                self._sync = httpx.Client(base_url=self.base_url, timeout=self.timeout, verify=_tls())
             return self._sync
 
     def _aclient(self) -> httpx.AsyncClient:
         # One per request: async connections belong to an event loop, and each
         # asyncio.run() makes a new one, so a pooled client would outlive its loop.
-        return httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout)
+        return httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, verify=_tls())
 
     def _headers(self, *, stream: bool = False) -> dict[str, str]:
         key = self._api_key or os.environ.get(self.api_key_env)
@@ -229,6 +231,12 @@ class _ChunkReader:
                 self.done = True
                 return
             yield parse_chunk(data)
+
+
+@functools.lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client: each costs about 20 ms and a megabyte to make."""
+    return httpx.create_ssl_context()
 
 
 def _json(response: httpx.Response, base_url: str) -> dict[str, Any]:

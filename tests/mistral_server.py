@@ -711,6 +711,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 512  # soak tests open hundreds of connections at once
 
     def __init__(self, owner: MistralServer, port: int) -> None:
         self.owner = owner

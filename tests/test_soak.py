@@ -27,7 +27,8 @@ SERVER = Path(__file__).with_name("mistral_server.py")
 
 def resources() -> dict[str, float]:
     gc.collect()
-    rss_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
+    status = Path("/proc/self/status").read_text()
+    rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
     return {"fds": len(os.listdir("/proc/self/fd")), "threads": threading.active_count(),
             "rss_mb": rss_kb / 1024}
 
@@ -42,6 +43,7 @@ def server_url(monkeypatch):
     yield url
     process.kill()
     process.wait()
+    process.stdout.close()
 
 
 def test_a_thousand_sequential_turns(shell, server_url):
