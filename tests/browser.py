@@ -129,6 +129,10 @@ def _lab_env(home: Path, mistral_url: str) -> dict[str, str]:
     (home / "config" / "jupyter_lab_config.json").write_text(json.dumps(LAB_CONFIG))
     (home / "config" / "labconfig").mkdir()
     (home / "config" / "labconfig" / "page_config.json").write_text(json.dumps(PAGE_CONFIG))
+    # Render every cell, not just those in view, so tests can look at any output.
+    tracker = home / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return {**os.environ, "PATH": path, "MISTRAL_API_KEY": API_KEY, "MISTRAL_BASE_URL": mistral_url,
             "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from html.parser import HTMLParser
 
+import nbformat
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -100,4 +101,39 @@ def test_no_payload_runs_or_navigates_in_a_browser(chromium):
     screenshot(page, "rendering-safety")
     assert dialogs == [] and page.url == start
     assert page.evaluate("document.querySelectorAll('script, iframe, object, embed, svg').length") == 0
+    page.close()
+
+
+def test_no_payload_runs_in_jupyterlab(chromium, jupyterlab):
+    """The same outputs, live in JupyterLab, where a kernel's own HTML output is trusted."""
+    show = "from IPython.display import display\nfrom mistral_magic.render import bundle\n"
+    # A cell shows at most 50 outputs in JupyterLab: 20 payloads a cell.
+    cells = [nbformat.v4.new_code_cell("%load_ext mistral_magic"),
+             *[nbformat.v4.new_code_cell(f"{show}for payload in {PAYLOADS[start:start + 20]!r}:\n"
+                                         "    display(bundle(payload), raw=True)")
+               for start in range(0, len(PAYLOADS), 20)],
+             nbformat.v4.new_code_cell("%%mistral\n" + " ".join(
+                 ["<script>alert(1)</script>", "[x](javascript:alert(1))", "<img src=x onerror=alert(1)>"]))]
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=kernel), jupyterlab.root / "hostile.ipynb")
+    page = jupyterlab.open(chromium, "hostile.ipynb")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    start = page.url
+    jupyterlab.run_all(page)
+    page.wait_for_function("() => document.querySelectorAll('.mistral-reply').length >= %d" % (len(PAYLOADS) + 1))
+    outputs = ".jp-OutputArea-output"
+    page.evaluate("""(selector) => {
+        for (const element of document.querySelectorAll(selector + ' *')) {
+            for (const type of ['mouseover', 'mouseenter', 'focus', 'toggle', 'load', 'error'])
+                element.dispatchEvent(new Event(type));
+        }
+    }""", outputs)
+    hrefs = page.evaluate(f"() => [...document.querySelectorAll('{outputs} a')].map(a => a.getAttribute('href'))")
+    page.wait_for_timeout(300)
+    screenshot(page, "rendering-safety-jupyterlab")
+    assert dialogs == [] and page.url == start
+    assert all(_safe_url(href or "") for href in hrefs) and len(hrefs) >= 4  # the https ones
+    dangerous = f"{outputs} script, {outputs} iframe, {outputs} object, {outputs} embed, {outputs} svg"
+    assert page.evaluate(f"() => document.querySelectorAll('{dangerous}').length") == 0
     page.close()
