@@ -19,7 +19,9 @@ from .errors import (
     ConfigError,
     MistralError,
     ReplyInterrupted,
+    ReplyValidationError,
     StreamError,
+    ToolLoopError,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +46,9 @@ __all__ = [
     "MistralClient",
     "MistralError",
     "ReplyInterrupted",
+    "ReplyValidationError",
     "StreamError",
+    "ToolLoopError",
     "Turn",
     "__version__",
     "load_ipython_extension",

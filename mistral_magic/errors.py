@@ -6,7 +6,9 @@
     ├── APIConnectionError   no answer: refused, DNS, dropped connection
     │   └── APITimeoutError  no data within the configured timeout
     ├── StreamError          the reply stream broke its own protocol
-    └── ReplyInterrupted     the user stopped the reply (Ctrl-C, Stop)
+    ├── ReplyInterrupted     the user stopped the reply (Ctrl-C, Stop)
+    ├── ReplyValidationError the reply is not the JSON a --schema asks for
+    └── ToolLoopError        the model kept calling tools past the last round
 
 Library users catch ``MistralError``. In IPython every one renders through
 ``_render_traceback_`` as ``Name: message``; ``%tb`` shows the same line, and
@@ -22,7 +24,9 @@ __all__ = [
     "ConfigError",
     "MistralError",
     "ReplyInterrupted",
+    "ReplyValidationError",
     "StreamError",
+    "ToolLoopError",
 ]
 
 
@@ -68,3 +72,15 @@ class StreamError(MistralError):
 
 class ReplyInterrupted(MistralError):
     """The user interrupted the reply; what arrived is kept on screen only."""
+
+
+class ReplyValidationError(MistralError):
+    """The reply does not match the schema it was asked for; its text is kept."""
+
+    def __init__(self, message: str, *, text: str) -> None:
+        super().__init__(message)
+        self.text = text
+
+
+class ToolLoopError(MistralError):
+    """The model still asked for tools after the last round allowed."""

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .client import MistralClient
 from .conversation import Conversation, Message, Turn
-from .errors import MistralError, ReplyInterrupted, StreamError
+from .errors import MistralError, ReplyInterrupted, StreamError, ToolLoopError
 from .protocol import Reply, build_payload
 from .render import Sink
 
-__all__ = ["Request", "footer", "record", "run_turn"]
+if TYPE_CHECKING:
+    from .structured import Schema
+    from .tools import Toolbox
+
+__all__ = ["Request", "footer", "record", "request_body", "run_turn"]
 
 
 @dataclass
@@ -31,6 +36,8 @@ class Request:
     stream: bool = True
     record: bool = True
     cell_id: str | None = None
+    tools: Toolbox | None = None
+    schema: Schema | None = None
 
     def messages(self, conversation: Conversation) -> list[Message]:
         history = conversation.messages(self.cell_id, turns=self.record)
@@ -52,12 +59,10 @@ def run_turn(
     Setting ``stop`` (a panel's Stop button) ends the reply between chunks as
     Ctrl-C does: what arrived stays, marked, and nothing is committed.
     """
-    payload = build_payload(request.model, request.messages(conversation), request.options,
-                            stream=request.stream)
-    reply = Reply(prefix=request.prefix)
+    messages = request.messages(conversation)
     sink.start()
     try:
-        _receive(client, payload, reply, sink, stop)
+        reply, steps = _converse(client, request, messages, sink, stop)
     except (KeyboardInterrupt, _Stopped):
         how = "stopped" if stop and stop.is_set() else "interrupted"
         sink.finish(notice=f"{how}: nothing was added to '{conversation.name}'")
@@ -67,10 +72,19 @@ def run_turn(
     except MistralError:
         sink.finish(notice=f"failed: nothing was added to '{conversation.name}'")
         raise
-    turn = _turn(request, reply)
+    turn = _turn(request, reply, steps)
     number = conversation.commit(turn) + 1 if request.record else None
-    sink.finish(footer=footer(reply, request.model), record=record(turn, conversation.name, number))
+    notes = client.notes(request_body(request, messages))  # told once, under a reply that arrived
+    sink.finish(footer=footer(reply, request.model, notes), record=record(turn, conversation.name, number))
     return reply
+
+
+def request_body(request: Request, messages: list[Message], *, last_round: bool = False) -> dict[str, Any]:
+    """The JSON body of one request; on the last round of tool calls it asks for a text answer."""
+    options = request.options
+    if request.tools is not None:
+        options = {**options, **request.tools.options(last_round=last_round)}
+    return build_payload(request.model, messages, options, stream=request.stream)
 
 
 def record(turn: Turn, conversation: str, number: int | None) -> dict[str, Any]:
@@ -79,8 +93,8 @@ def record(turn: Turn, conversation: str, number: int | None) -> dict[str, Any]:
             "usage": turn.usage, "finish_reason": turn.finish_reason, "request_id": turn.request_id}
 
 
-def footer(reply: Reply, model: str) -> str:
-    """A quiet line under a reply: model, tokens, time to first token, total time."""
+def footer(reply: Reply, model: str, notes: Sequence[str] = ()) -> str:
+    """A quiet line under a reply: model, tokens, time to first token, total time, notes."""
     parts = [reply.model or model]
     if reply.usage:
         parts.append(f"{reply.usage.get('prompt_tokens', '?')} in / "
@@ -91,11 +105,64 @@ def footer(reply: Reply, model: str) -> str:
         parts.append(f"total {reply.ended - reply.started:.2f} s")
     if reply.finish_reason in ("length", "model_length"):
         parts.append("cut short by the token limit: raise --max-tokens to get more")
-    return " · ".join(parts)
+    return " · ".join([*parts, *notes])
 
 
 class _Stopped(Exception):
     """The stop event was set: end the reply as an interrupt does."""
+
+
+def _converse(client: MistralClient, request: Request, messages: list[Message], sink: Sink,
+              stop: threading.Event | None) -> tuple[Reply, list[Message]]:
+    """Ask; while the model calls tools, run them and ask again. Return the answer and the steps between.
+
+    The steps (each assistant message that called tools, and the tool results)
+    belong to the turn, so the next cell sees what the model learned. Usage is
+    summed over the rounds; times count from the first request.
+    """
+    tools = request.tools
+    rounds = tools.max_rounds if tools is not None else 0
+    steps: list[Message] = []
+    started = time.perf_counter()
+    usage: dict[str, Any] | None = None
+    for round_number in range(rounds + 1):
+        reply = Reply(prefix=request.prefix, started=started)
+        body = request_body(request, messages + steps, last_round=round_number == rounds)
+        _receive(client, body, reply, sink, stop)
+        usage = _total_usage(usage, reply.usage)
+        if tools is None or not reply.tool_calls:
+            break
+        if round_number == rounds:
+            raise ToolLoopError(f"the model still called tools after {rounds} rounds, though asked to "
+                                "answer. Raise MistralMagics.max_tool_rounds, or ask for fewer steps.")
+        steps += _use_tools(tools, reply, sink, stop)
+    reply.usage = usage
+    return reply, steps
+
+
+def _use_tools(tools: Toolbox, reply: Reply, sink: Sink, stop: threading.Event | None) -> list[Message]:
+    """Run the calls the model asked for, in order; show them as one block (one update, not one each)."""
+    asked = tools.asked(reply.text, reply.tool_calls)
+    steps: list[Message] = [asked]
+    lines = []
+    for call in asked["tool_calls"]:
+        _check(stop)
+        run = tools.run(call)
+        steps.append(run.message)
+        lines.append(run.line)
+    sink.append(("\n\n" if reply.text else "") + "  \n".join(lines) + "\n\n")
+    return steps
+
+
+def _total_usage(total: dict[str, Any] | None, usage: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Token counts added up over the requests of one turn; other fields as last reported."""
+    if not usage or not total:
+        return dict(usage) if usage else total
+    summed = {**total, **usage}
+    for key, value in usage.items():
+        if isinstance(value, (int, float)) and isinstance(total.get(key), (int, float)):
+            summed[key] = total[key] + value
+    return summed
 
 
 def _receive(client: MistralClient, payload: dict[str, Any], reply: Reply, sink: Sink,
@@ -118,10 +185,10 @@ def _check(stop: threading.Event | None) -> None:
         raise _Stopped
 
 
-def _turn(request: Request, reply: Reply) -> Turn:
+def _turn(request: Request, reply: Reply, steps: list[Message]) -> Turn:
     answer: Message = {"role": "assistant", "content": reply.text}
     return Turn(
-        messages=[{"role": "user", "content": request.prompt}, answer],
+        messages=[{"role": "user", "content": request.prompt}, *steps, answer],
         cell_id=request.cell_id,
         model=reply.model or request.model,
         usage=reply.usage,

@@ -9,6 +9,7 @@ never a setting: it is read from the environment variable named by
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from typing import TYPE_CHECKING, Any, Callable
@@ -23,8 +24,8 @@ from .conversation_magics import DEFAULT_PRICES
 from .params import PARAMETERS, parse_line
 
 if TYPE_CHECKING:
-    from .client import MistralClient
     from .exchange import Request
+    from .router import Router
     from .render import Sink
 
 __all__ = ["MistralMagics"]
@@ -35,9 +36,21 @@ _PARAMETER = {p.name: p for p in PARAMETERS}
 def _api_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add one flag per sampling parameter, named as in the API."""
     for parameter in reversed(PARAMETERS):
-        func = argument(*parameter.flags, type=parameter.parse, metavar="VALUE",
+        func = argument(*parameter.flags, type=_several(parameter.parse), metavar="VALUE",
                         help=parameter.help)(func)
     return func
+
+
+def _several(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Read ``a,b`` as a tuple of values, for --compare; a single value as itself."""
+    def read(text: str) -> Any:
+        parts = [part.strip() for part in text.split(",")]
+        if len(parts) == 1:
+            return parse(text)
+        if not all(parts):
+            raise argparse.ArgumentTypeError(f"{text!r} has an empty value between commas")
+        return tuple(parse(part) for part in parts)
+    return read
 
 
 def _chat_flag(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,6 +67,9 @@ class MistralMagics(Magics):
         config=True)
     api_key_env = Unicode("MISTRAL_API_KEY",
                           help="Environment variable that holds the API key.").tag(config=True)
+    dialect = Enum(("mistral", "openai"), "mistral",
+                   help="'openai' for OpenAI-compatible servers (vLLM, Ollama, llama.cpp's server, "
+                        "LM Studio) at base_url; 'mistral' for Mistral's API.").tag(config=True)
     temperature = _PARAMETER["temperature"].trait()
     top_p = _PARAMETER["top_p"].trait()
     max_tokens = _PARAMETER["max_tokens"].trait()
@@ -78,11 +94,13 @@ class MistralMagics(Magics):
                        "Defaults: Mistral's list prices in mid-2025.").tag(config=True)
     update_interval = Float(1 / 12, min=0.0,
                             help="Seconds between live updates of a streaming reply.").tag(config=True)
+    max_tool_rounds = Int(5, min=1, help="Most rounds of tool calls in one --tools cell; the request "
+                                         "after the last round asks for a text answer.").tag(config=True)
 
     def __init__(self, shell: Any) -> None:
         super().__init__(shell=shell)
         self.store = ConversationStore()
-        self._client: MistralClient | None = None
+        self._client: Router | None = None
         self._cell_id: str | None = None
 
     @default("base_url")
@@ -91,21 +109,23 @@ class MistralMagics(Magics):
 
         return os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
 
-    @observe("base_url", "api_key_env", "connect_timeout", "read_timeout", "max_retries",
+    @observe("base_url", "api_key_env", "dialect", "connect_timeout", "read_timeout", "max_retries",
              "retry_max_wait")
     def _settings_changed(self, change: Any) -> None:
         self.close()
 
     @property
-    def client(self) -> MistralClient:
+    def client(self) -> Router:
+        """The kernel's client: ``local:`` models in-process, the rest over HTTP."""
         if self._client is None:
             from .client import MistralClient
             from .retry import RetryPolicy
+            from .router import Router
 
-            self._client = MistralClient(
-                base_url=self.base_url, api_key_env=self.api_key_env,
+            self._client = Router(MistralClient(
+                base_url=self.base_url, api_key_env=self.api_key_env, dialect=self.dialect,
                 connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
-                retry=RetryPolicy(retries=self.max_retries, max_total=self.retry_max_wait))
+                retry=RetryPolicy(retries=self.max_retries, max_total=self.retry_max_wait)))
         return self._client
 
     def close(self) -> None:
@@ -121,7 +141,8 @@ class MistralMagics(Magics):
 
     @no_var_expand
     @magic_arguments()
-    @argument("-m", "--model", metavar="NAME", help="Model to ask (default: MistralMagics.model).")
+    @argument("-m", "--model", metavar="NAME", type=_several(str),
+              help="Model to ask (default: MistralMagics.model).")
     @_chat_flag
     @argument("--role", choices=("user", "system"), default="user",
               help="'system' makes the cell the conversation's system message and sends nothing.")
@@ -131,13 +152,23 @@ class MistralMagics(Magics):
               help="Prepend Mistral's safety system prompt.")
     @argument("--prefix", metavar="TEXT", help="Make the reply start with TEXT.")
     @argument("--json", action="store_true", help="Ask for a JSON object (response_format json_object).")
+    @argument("--schema", metavar="NAME",
+              help="Ask for JSON matching NAME (a JSON-schema dict or pydantic class); check the reply.")
+    @argument("--tools", metavar="F,G", help="Let the model call these Python functions.")
+    @argument("--vars", action="store_true",
+              help="Fill {name} in the cell from your variables; {{ and }} are literal braces.")
+    @argument("--compare", action="store_true",
+              help="Run every combination of comma-separated values (-m a,b -t 0,0.7) side by side; "
+                   "records nothing.")
+    @argument("--dry-run", action="store_true", help="Show the request body instead of sending it.")
     @argument("--new", action="store_true",
               help="Start the conversation afresh with this cell (the system message stays).")
     @argument("--once", action="store_true",
               help="Send only this cell (and the system message); record nothing.")
     @argument("--no-stream", action="store_true", help="Wait for the whole reply, then show it.")
     @argument("-o", "--out", metavar="NAME",
-              help="Store the reply text in this variable (with --json, the parsed object).")
+              help="Store the reply text in this variable (--json: the parsed object; --schema: the "
+                   "validated one; --compare: a record per combination; --dry-run: the body).")
     @cell_magic
     def mistral(self, line: str, cell: str) -> None:
         """Send the cell to a Mistral model and stream the reply as Markdown.
@@ -148,18 +179,27 @@ class MistralMagics(Magics):
             What is the best French cheese?
         """
         args = parse_line(self.mistral, line)
+        if args.vars:
+            from .templating import fill
+
+            cell = self._resolve(fill, cell)
         conversation = self.store[args.chat]
         if args.role == "system":
             conversation.system = cell.strip() or None
             print(f"System message of '{conversation.name}' set ({len(cell.strip())} characters).")
             return
+        request = self._request(args, cell)
         if args.new:
             conversation.clear(keep_system=True)
+        if args.dry_run:
+            return self._dry_run(args, conversation, request)
+        if args.compare:
+            return self._compare(args, conversation, request)
         from .exchange import run_turn
 
-        reply = run_turn(self.client, conversation, self._request(args, cell), self._sink())
-        if args.out:
-            self.shell.user_ns[args.out] = _out_value(reply.text, args.json)
+        reply = run_turn(self.client, conversation, request, self._sink())
+        if args.out or request.schema:
+            self._keep(args, request, reply.text)
 
     @line_magic
     def mistral_models(self, line: str) -> None:
@@ -189,16 +229,63 @@ class MistralMagics(Magics):
 
     def _request(self, args: Any, cell: str) -> Request:
         from .exchange import Request
+        from .structured import Schema
+        from .tools import Toolbox
 
         if not cell.strip():
             raise UsageError("the cell is empty: write your message below the %%mistral line.")
+        _check_combinations(args)
         options = {p.name: _first(getattr(args, p.name), getattr(self, p.name)) for p in PARAMETERS}
         options["stop"] = args.stop or self.stop or None
         options["safe_prompt"] = True if args.safe_prompt or self.safe_prompt else None
-        options["response_format"] = {"type": "json_object"} if args.json else None
+        schema = self._resolve(Schema.from_namespace, args.schema) if args.schema else None
+        options["response_format"] = (schema.response_format() if schema else
+                                      {"type": "json_object"} if args.json else None)
+        tools = (self._resolve(Toolbox.from_namespace, args.tools, self.max_tool_rounds)
+                 if args.tools else None)
         return Request(prompt=cell.strip(), model=args.model or self.model, options=options,
                        prefix=args.prefix or "", stream=not args.no_stream,
-                       record=not args.once, cell_id=self._cell_id)
+                       record=not args.once, cell_id=self._cell_id, tools=tools, schema=schema)
+
+    def _resolve(self, make: Callable[..., Any], *args: Any) -> Any:
+        """``make(*args, namespace=...)`` on the user's variables; what it refuses is a usage error."""
+        try:
+            return make(*args, namespace=self.shell.user_ns)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _keep(self, args: Any, request: Request, text: str) -> None:
+        """Check the reply against --schema; give --out the text, parsed JSON or validated object."""
+        from .errors import ReplyValidationError
+
+        try:
+            value = (request.schema.parse(text, args.out) if request.schema
+                     else _out_value(text, args.json))
+        except ReplyValidationError:
+            if args.out:
+                self.shell.user_ns[args.out] = text
+            raise
+        if args.out:
+            self.shell.user_ns[args.out] = value
+
+    def _dry_run(self, args: Any, conversation: Any, request: Request) -> None:
+        from . import preview
+        from .compare import combinations
+
+        shown = preview.bodies(conversation, combinations(request) if args.compare else [request])
+        self.show_markdown(preview.markdown(shown))
+        if args.out:
+            self.shell.user_ns[args.out] = shown if args.compare else shown[0]
+
+    def _compare(self, args: Any, conversation: Any, request: Request) -> None:
+        from IPython.display import display
+
+        from .compare import compare
+
+        records = compare(self.client, conversation, request, interval=self.update_interval,
+                          display=display if self._rich() else None)
+        if args.out:
+            self.shell.user_ns[args.out] = records
 
     def _rich(self) -> bool:
         if self.output == "auto":
@@ -220,6 +307,27 @@ class MistralMagics(Magics):
             display(bundle(markdown), raw=True)
         else:
             print(markdown)
+
+
+_CONFLICTS = (
+    ("prefix", "tools", "the prefix must be the last message, and tool results come after it"),
+    ("json", "schema", "--schema already asks for JSON"),
+    ("dry_run", "new", "a dry run changes nothing, so it cannot start the conversation afresh"),
+)
+
+
+def _check_combinations(args: Any) -> None:
+    """Refuse options that cannot work together, before anything is sent or changed."""
+    for first, second, why in _CONFLICTS:
+        if getattr(args, first) and getattr(args, second):
+            raise UsageError(f"--{first.replace('_', '-')} and --{second} do not go together: {why}.")
+    several = [name for name in ("model", *_PARAMETER) if isinstance(getattr(args, name), tuple)]
+    if several and not args.compare:
+        flags = ", ".join("--" + name.replace("_", "-") for name in several)
+        raise UsageError(f"{flags} got several values: add --compare to run each side by side.")
+    if args.compare and not several:
+        raise UsageError("--compare needs several comma-separated values of a setting, such as "
+                         "-m mistral-small-latest,mistral-large-latest or -t 0,0.7.")
 
 
 def _first(*values: Any) -> Any:

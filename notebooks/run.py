@@ -2,9 +2,10 @@
 
     python notebooks/run.py notebooks/quickstart.ipynb [--output executed.ipynb]
 
-With MISTRAL_API_KEY set it talks to the Mistral API. Without one it starts the
-test suite's loopback server, which speaks the same protocol and echoes prompts,
-so the notebook runs on any machine.
+With MISTRAL_API_KEY set it talks to the Mistral API. Without one, cells are
+answered by the embedded offline model (local:smollm2) when the local extra is
+installed; otherwise by the test suite's loopback server, which speaks the same
+protocol and echoes prompts. Either way the notebook runs on any machine, offline.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from mistral_magic.local import EMBEDDED, embedded_available
 
 EMULATOR = Path(__file__).resolve().parents[1] / "tests" / "mistral_server.py"
 
@@ -53,10 +56,16 @@ def main() -> int:
     # Kernel specs start "python" from PATH: make it this interpreter.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     emulator = None
-    if not os.environ.get("MISTRAL_API_KEY"):
+    if os.environ.get("MISTRAL_API_KEY"):
+        print(f"Using the Mistral API at {os.environ.get('MISTRAL_BASE_URL') or 'https://api.mistral.ai'}\n")
+    elif embedded_available():
+        os.environ.pop("MISTRAL_BASE_URL", None)  # the embedded model stands in for the hosted API only
+        print(f"MISTRAL_API_KEY is not set: using the embedded offline model {EMBEDDED}\n")
+    else:
         emulator, url = start_emulator()
         os.environ.update(MISTRAL_API_KEY="test-key", MISTRAL_BASE_URL=url)
-        print(f"MISTRAL_API_KEY is not set: using the loopback server at {url}\n")
+        print(f"MISTRAL_API_KEY is not set and the local extra is not installed: "
+              f"using the loopback server at {url}, which echoes prompts\n")
     try:
         notebook = nbformat.read(args.notebook, as_version=4)
         NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(args.notebook.parent)}}).execute()

@@ -83,7 +83,8 @@ class JupyterLab:
     def open(self, browser: Any, notebook: str) -> Any:
         """Open ``notebook`` (a path under ``root``) in a new page; return it once its kernel is idle."""
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.goto(f"{self.url}lab/tree/{notebook}?token={self.token}")
+        # reset: open only this notebook, not the tabs an earlier test left in the workspace
+        page.goto(f"{self.url}lab/tree/{notebook}?token={self.token}&reset")
         page.wait_for_function(_KERNEL_IDLE, timeout=60_000)
         return page
 

@@ -15,6 +15,10 @@ from mistral_server import MistralServer
 
 API_KEY = "test-key"
 
+# A run started in the background by a non-interactive shell inherits SIGINT ignored, and
+# interrupts are among the behaviours tested: give Python's KeyboardInterrupt back.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @pytest.fixture(scope="session")
 def _server() -> Iterator[MistralServer]:

@@ -1,0 +1,197 @@
+"""``--compare``: one prompt, every combination of settings, side by side.
+
+Each combination streams on its own thread into a column of one grid output.
+The kernel's thread redraws the grid at most every ``interval`` seconds, so
+the frontend gets a few messages however many columns stream. Columns run on a
+copy of the conversation: they see its history but add no turn, since there is
+no single reply to keep (re-run the cell you prefer without ``--compare``).
+A failing combination shows its error in its column while the others go on;
+Ctrl-C stops them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import itertools
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from .conversation import Conversation
+from .errors import ReplyInterrupted
+from .params import PARAMETERS
+from .protocol import TextBuffer
+from .render import WAITING, IncrementalHTML, bundle
+
+if TYPE_CHECKING:
+    from .client import MistralClient
+    from .exchange import Request
+
+__all__ = ["Column", "combinations", "compare", "varied"]
+
+SETTINGS = ("model", *(parameter.name for parameter in PARAMETERS))
+_AT_ONCE = 8  # columns streaming at the same time; the rest wait their turn
+_GRID = "display:grid;grid-template-columns:repeat(auto-fill,minmax(18em,1fr));gap:0.75em"
+_HEAD = "font-weight:600;font-size:0.85em;margin-bottom:0.3em"
+_CELL = "border:1px solid rgba(128,128,128,.35);border-radius:6px;padding:0.4em 0.7em;min-width:0"
+
+
+def varied(request: Request) -> list[str]:
+    """The settings given several values (as tuples), in flag order."""
+    return [name for name in SETTINGS if isinstance(_setting(request, name), tuple)]
+
+
+def combinations(request: Request) -> list[Request]:
+    """One request per combination of the several values, the first setting varying slowest."""
+    names = varied(request)
+    requests = []
+    for values in itertools.product(*(_setting(request, name) for name in names)):
+        chosen = dict(zip(names, values))
+        model = chosen.pop("model", request.model)
+        requests.append(dataclasses.replace(request, model=model, options={**request.options, **chosen}))
+    return requests
+
+
+def compare(client: MistralClient, conversation: Conversation, request: Request, *,
+            interval: float, display: Callable[..., Any] | None) -> list[dict[str, Any]]:
+    """Run every combination at once into one grid; return a record per combination.
+
+    ``display`` is IPython's ``display`` for a live grid, or None to print each
+    column once all are done (a terminal).
+    """
+    from .exchange import run_turn
+
+    names = varied(request)
+    columns = [Column(one, names) for one in combinations(request)]
+    stop = threading.Event()
+    gate = threading.Semaphore(_AT_ONCE)
+
+    def work(column: Column) -> None:
+        try:
+            with gate:
+                if not stop.is_set():
+                    copy = Conversation.from_dict(conversation.to_dict())
+                    column.reply = run_turn(client, copy, column.request, column, stop)
+        except Exception as exc:  # each column fails alone; its error is shown and recorded
+            column.fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            column.done.set()
+
+    grid = _Grid(columns, display)
+    threads = [threading.Thread(target=work, args=(column,), name="mistral-compare", daemon=True)
+               for column in columns]
+    for thread in threads:
+        thread.start()
+    try:
+        while not all(column.done.is_set() for column in columns):
+            time.sleep(max(interval, 0.02))
+            grid.refresh()
+    except KeyboardInterrupt:
+        stop.set()
+        grid.refresh(interrupted=True)
+        raise ReplyInterrupted("the comparison was interrupted; what arrived stays above.") from None
+    grid.refresh(final=True)
+    return [column.result() for column in columns]
+
+
+class Column:
+    """A Sink for one combination: a worker thread writes, the grid reads."""
+
+    def __init__(self, request: Request, varied: list[str]) -> None:
+        self.request = request
+        self.settings = {"model": request.model, **{
+            name: value for name, value in request.options.items()
+            if name in SETTINGS and value is not None}}
+        self.label = " · ".join([request.model] + [f"{name} {_number(request.options[name])}"
+                                                    for name in varied if name != "model"])
+        self.reply: Any = None
+        self.error: str | None = None
+        self.done = threading.Event()
+        self.version = 0
+        self._parts = TextBuffer()
+        self._status = WAITING
+        self._notice = ""
+        self._footer = ""
+        self._html = IncrementalHTML()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        pass
+
+    def status(self, text: str) -> None:
+        with self._lock:
+            self._status = text
+            self.version += 1
+
+    def append(self, text: str) -> None:
+        if text:
+            with self._lock:
+                self._parts.append(text)
+                self.version += 1
+
+    def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
+        with self._lock:
+            self._footer, self._notice = footer, notice
+            self.version += 1
+
+    def fail(self, error: str) -> None:
+        with self._lock:
+            self.error = error
+            self.version += 1
+
+    def result(self) -> dict[str, Any]:
+        """The record ``--out`` gets: the settings, the answer (or what arrived), usage, the error if any."""
+        if self.reply is None:
+            return {**self.settings, "text": str(self._parts), "usage": None, "error": self.error}
+        return {**self.settings, "text": self.reply.text, "usage": self.reply.usage, "error": None}
+
+    def html(self, interrupted: bool = False) -> str:
+        """The column: its settings, then the reply so far (or its status), footer and notice."""
+        with self._lock:
+            text, status, notice, footer = str(self._parts), self._status, self._notice, self._footer
+            notice = self.error or ("interrupted" if interrupted and not self.done.is_set() else notice)
+        head = f'<div style="{_HEAD}">{html.escape(self.label)}</div>'
+        if not text and not notice and not footer:
+            return f'{head}<span style="color:#888">{html.escape(status)}</span>'
+        return head + bundle(text, notice=notice, footer=footer, renderer=self._html)["text/html"]
+
+    def plain(self) -> str:
+        with self._lock:
+            text, notice, footer = str(self._parts), self.error or self._notice, self._footer
+        lines = [f"[{self.label}]", text, notice and f"⚠ {notice}", footer and f"— {footer}"]
+        return "\n".join(line for line in lines if line)
+
+
+class _Grid:
+    """One output holding every column, redrawn only when a column changed."""
+
+    def __init__(self, columns: list[Column], display: Callable[..., Any] | None) -> None:
+        self.columns = columns
+        self._display = display
+        self._seen = -1
+        self._handle = display(self._bundle(), raw=True, display_id=True) if display else None
+
+    def refresh(self, *, final: bool = False, interrupted: bool = False) -> None:
+        if self._handle is None:
+            if final or interrupted:
+                print("\n\n".join(column.plain() for column in self.columns))
+            return
+        version = sum(column.version for column in self.columns)
+        if version != self._seen or interrupted:
+            self._seen = version
+            self._handle.update(self._bundle(interrupted), raw=True)
+
+    def _bundle(self, interrupted: bool = False) -> dict[str, str]:
+        cells = "".join(f'<div style="{_CELL}">{column.html(interrupted)}</div>' for column in self.columns)
+        return {"text/html": f'<div class="mistral-compare" style="{_GRID}">{cells}</div>',
+                "text/plain": "\n\n".join(column.plain() for column in self.columns)}
+
+
+def _setting(request: Request, name: str) -> Any:
+    return request.model if name == "model" else request.options.get(name)
+
+
+def _number(value: Any) -> str:
+    """``0`` rather than ``0.0`` for a temperature given as 0."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)

