@@ -17,6 +17,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from .conversation import FORMAT, Conversation, count
 from .params import parse_line
+from .protocol import shorten
 
 if TYPE_CHECKING:
     from .magics import MistralMagics
@@ -67,7 +68,7 @@ class ConversationMagics(Magics):
             print(f"Conversation '{conversation.name}' has no turns to undo.")
         else:
             print(f"Dropped turn {len(conversation) + 1} of '{conversation.name}': "
-                  f"{_preview(turn.prompt)} ({len(conversation)} left).")
+                  f"{shorten(turn.prompt, 40)!r} ({len(conversation)} left).")
 
     @magic_arguments()
     @_chat_flag()
@@ -149,7 +150,7 @@ class ConversationMagics(Magics):
         for name in sorted(self._chat.store):
             conversation = self._chat.store[name]
             tokens_in, tokens_out = conversation.tokens()
-            system = _preview(conversation.system) if conversation.system else ""
+            system = repr(shorten(conversation.system, 40)) if conversation.system else ""
             rows.append(f"| {name} | {len(conversation)} | {tokens_in} | {tokens_out} | {system} |")
         self._chat.show_markdown("\n".join(rows) if len(rows) > 2 else "No conversations yet.")
 
@@ -207,8 +208,3 @@ def _write(file: str, text: str) -> None:
         Path(file).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {file}: {exc}") from None
-
-
-def _preview(text: str, width: int = 40) -> str:
-    line = " ".join(text.split())
-    return repr(line if len(line) <= width else line[: width - 1] + "…")

@@ -24,6 +24,7 @@ __all__ = [
     "build_payload",
     "content_text",
     "parse_chunk",
+    "shorten",
     "status_error",
 ]
 
@@ -69,9 +70,9 @@ def parse_chunk(data: str) -> dict[str, Any]:
     try:
         chunk = json.loads(data)
     except ValueError:
-        raise StreamError(f"the stream sent an event that is not JSON: {_shorten(data)}") from None
+        raise StreamError(f"the stream sent an event that is not JSON: {shorten(data)}") from None
     if not isinstance(chunk, dict):
-        raise StreamError(f"the stream sent an event that is not a chunk: {_shorten(data)}")
+        raise StreamError(f"the stream sent an event that is not a chunk: {shorten(data)}")
     return chunk
 
 
@@ -129,7 +130,7 @@ class Reply:
                     self.finish_reason = str(choice["finish_reason"])
             return added
         except (AttributeError, TypeError, ValueError) as exc:
-            raise StreamError(f"the stream sent a chunk of an unexpected shape: {_shorten(str(chunk))}") from exc
+            raise StreamError(f"the stream sent a chunk of an unexpected shape: {shorten(str(chunk))}") from exc
 
     def add_response(self, response: Mapping[str, Any]) -> str:
         """Take a whole (non-streamed) response; return its text."""
@@ -229,9 +230,9 @@ def _error_detail(body: bytes) -> tuple[str, str | None]:
     try:
         data = json.loads(text)
     except ValueError:
-        return _shorten(_strip_html(text)), None
+        return shorten(_strip_html(text)), None
     if not isinstance(data, dict):
-        return _shorten(text), None
+        return shorten(text), None
     error_type = data.get("type") if isinstance(data.get("type"), str) else None
     message = data.get("message")
     if isinstance(message, str) and message.startswith("{"):
@@ -243,10 +244,10 @@ def _error_detail(body: bytes) -> tuple[str, str | None]:
         message = data["error"].get("message")
     detail = message.get("detail") if isinstance(message, dict) else data.get("detail")
     if isinstance(detail, list) and detail:
-        return _shorten("; ".join(_validation_item(item) for item in detail)), error_type
+        return shorten("; ".join(_validation_item(item) for item in detail)), error_type
     for candidate in (detail, message):
         if isinstance(candidate, str) and candidate:
-            return _shorten(candidate), error_type
+            return shorten(candidate), error_type
     return "", error_type
 
 
@@ -280,6 +281,7 @@ def _strip_html(text: str) -> str:
     return html.unescape(found)
 
 
-def _shorten(text: str, width: int = 200) -> str:
+def shorten(text: str, width: int = 200) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 1] + "…"

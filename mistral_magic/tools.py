@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .conversation import Message
+from .protocol import shorten
 from .quoting import code_span
 
 __all__ = ["ToolRun", "Toolbox", "tool_spec"]
@@ -96,11 +97,11 @@ class Toolbox:
         if isinstance(result, Exception):
             problem = f"{type(result).__name__}: {result}"
             content = json.dumps({"error": problem}, ensure_ascii=False)
-            shown = "⚠ " + code_span(_shorten(problem))
+            shown = "⚠ " + code_span(shorten(problem, _SHOWN))
         else:
-            content, shown = result, code_span(_shorten(result))
+            content, shown = result, code_span(shorten(result, _SHOWN))
         message: Message = {"role": "tool", "tool_call_id": call["id"], "name": name, "content": content}
-        return ToolRun(message, f"🔧 {code_span(_shorten(_call_text(name, raw)))} → {shown} · {took}")
+        return ToolRun(message, f"🔧 {code_span(shorten(_call_text(name, raw), _SHOWN))} → {shown} · {took}")
 
     def _function(self, name: str) -> Callable[..., Any]:
         if name not in self.functions:
@@ -240,11 +241,6 @@ def _is_json(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-def _shorten(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= _SHOWN else line[: _SHOWN - 1] + "…"
 
 
 def _duration(seconds: float) -> str:
