@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from .conversation import Conversation
-from .errors import ReplyInterrupted
+from .errors import ReplyInterrupted, one_line
 from .params import PARAMETERS
 from .protocol import TextBuffer
 from .render import WAITING, IncrementalHTML, bundle
@@ -74,7 +74,7 @@ def compare(client: MistralClient, conversation: Conversation, request: Request,
                     copy = Conversation.from_dict(conversation.to_dict())
                     column.reply = run_turn(client, copy, column.request, column, stop)
         except Exception as exc:  # each column fails alone; its error is shown and recorded
-            column.fail(f"{type(exc).__name__}: {exc}")
+            column.fail(one_line(exc))
         finally:
             column.done.set()
 

@@ -16,7 +16,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from .conversation import FORMAT, Conversation, count
-from .params import parse_line
+from .params import chat_flag, parse_line
 from .protocol import shorten
 
 if TYPE_CHECKING:
@@ -37,10 +37,6 @@ DEFAULT_PRICES = {
 }
 
 
-def _chat_flag(default: str | None = "default") -> Any:
-    return argument("-c", "--chat", default=default, metavar="NAME",
-                    help="Named conversation (default: %(default)s).")
-
 
 @magics_class
 class ConversationMagics(Magics):
@@ -51,14 +47,14 @@ class ConversationMagics(Magics):
         self._chat = chat
 
     @magic_arguments()
-    @_chat_flag()
+    @chat_flag()
     @line_magic
     def mistral_history(self, line: str) -> None:
         """Show a conversation's system message and turns, numbered (the numbers %mistral_fork takes)."""
         self._chat.show_markdown(self._existing(parse_line(self.mistral_history, line).chat).to_markdown())
 
     @magic_arguments()
-    @_chat_flag()
+    @chat_flag()
     @line_magic
     def mistral_undo(self, line: str) -> None:
         """Drop the last turn of a conversation."""
@@ -71,7 +67,7 @@ class ConversationMagics(Magics):
                   f"{shorten(turn.prompt, 40)!r} ({len(conversation)} left).")
 
     @magic_arguments()
-    @_chat_flag()
+    @chat_flag()
     @line_magic
     def mistral_reset(self, line: str) -> None:
         """Forget a conversation's turns and system message."""
@@ -82,7 +78,7 @@ class ConversationMagics(Magics):
 
     @magic_arguments()
     @argument("file", help="Where to write the JSON file.")
-    @_chat_flag()
+    @chat_flag()
     @line_magic
     def mistral_save(self, line: str) -> None:
         """Save a conversation as JSON: messages, parameters, model, usage, request ids, times.
@@ -98,7 +94,7 @@ class ConversationMagics(Magics):
 
     @magic_arguments()
     @argument("file", help="A file written by %%mistral_save.")
-    @_chat_flag(default=None)
+    @chat_flag(default=None)
     @line_magic
     def mistral_load(self, line: str) -> None:
         """Load a conversation saved by %mistral_save, as the name it was saved under or -c NAME."""
@@ -110,7 +106,7 @@ class ConversationMagics(Magics):
 
     @magic_arguments()
     @argument("file", help="Where to write the Markdown transcript (FILE.md).")
-    @_chat_flag()
+    @chat_flag()
     @line_magic
     def mistral_export(self, line: str) -> None:
         """Write a conversation as a readable Markdown transcript, for handouts and review."""
@@ -121,7 +117,7 @@ class ConversationMagics(Magics):
 
     @magic_arguments()
     @argument("new", help="Name of the new conversation.")
-    @_chat_flag()
+    @chat_flag()
     @argument("--at", type=int, metavar="N", help="Keep only the first N turns (default: all).")
     @line_magic
     def mistral_fork(self, line: str) -> None:

@@ -27,14 +27,20 @@ __all__ = [
     "ReplyValidationError",
     "StreamError",
     "ToolLoopError",
+    "one_line",
 ]
+
+
+def one_line(exc: BaseException) -> str:
+    """``Name: message`` on one line: how every failure is shown to a person."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 class MistralError(Exception):
     """Base class: a message a person can act on."""
 
     def _render_traceback_(self) -> list[str]:
-        return [f"{type(self).__name__}: {self}"]
+        return [one_line(self)]
 
 
 class ConfigError(MistralError):

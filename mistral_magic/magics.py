@@ -21,7 +21,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, default, obse
 
 from .conversation import ConversationStore
 from .conversation_magics import DEFAULT_PRICES
-from .params import PARAMETERS, parse_line
+from .params import PARAMETERS, chat_flag, parse_line
 
 if TYPE_CHECKING:
     from .exchange import Request
@@ -51,11 +51,6 @@ def _several(parse: Callable[[str], Any]) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(f"{text!r} has an empty value between commas")
         return tuple(parse(part) for part in parts)
     return read
-
-
-def _chat_flag(func: Callable[..., Any]) -> Callable[..., Any]:
-    return argument("-c", "--chat", default="default", metavar="NAME",
-                    help="Named conversation to use (default: %(default)s).")(func)
 
 
 @magics_class
@@ -143,7 +138,7 @@ class MistralMagics(Magics):
     @magic_arguments()
     @argument("-m", "--model", metavar="NAME", type=_several(str),
               help="Model to ask (default: MistralMagics.model).")
-    @_chat_flag
+    @chat_flag()
     @argument("--role", choices=("user", "system"), default="user",
               help="'system' makes the cell the conversation's system message and sends nothing.")
     @_api_flags
@@ -211,7 +206,7 @@ class MistralMagics(Magics):
         self.show_markdown("\n".join(rows))
 
     @magic_arguments()
-    @_chat_flag
+    @chat_flag()
     @argument("-m", "--model", metavar="MODEL", help="Model to start with (default: MistralMagics.model).")
     @line_magic
     def mistral_panel(self, line: str) -> Any:

@@ -25,7 +25,7 @@ import ipywidgets as widgets
 
 from .client import MistralClient
 from .conversation import Conversation, ConversationStore, Turn, count
-from .errors import MistralError
+from .errors import MistralError, one_line
 from .exchange import Request, run_turn
 from .params import PARAMETERS
 from .protocol import TextBuffer, content_text
@@ -230,7 +230,7 @@ class ChatPanel(widgets.VBox):
         try:
             run_turn(self.client, conversation, request, flight.view, stop=flight.stop)
         except Exception as exc:  # shown, not swallowed: a thread's errors otherwise vanish
-            self._settle(flight, _one_line(exc))
+            self._settle(flight, one_line(exc))
         else:
             self._settle(flight, None)
 
@@ -285,7 +285,7 @@ class ChatPanel(widgets.VBox):
         try:
             names = {str(card["id"]) for card in self.client.list_models() if card.get("id")}
         except MistralError as exc:
-            self._model_as_text(f"Models could not be listed ({_one_line(exc)}); type a model name.")
+            self._model_as_text(f"Models could not be listed ({one_line(exc)}); type a model name.")
             return
         with self._lock:
             if self._closed:
@@ -339,7 +339,7 @@ class ChatPanel(widgets.VBox):
         try:
             self._refresh()
         except Exception as exc:  # the committing cell or worker must not fail for a view
-            self._set_status(_one_line(exc), error=True)
+            self._set_status(one_line(exc), error=True)
 
     def _refresh(self) -> None:
         """Show the conversation: earlier turns keep their widgets, new turns render once."""
@@ -441,10 +441,6 @@ def _close(widget: widgets.Widget) -> None:
         if isinstance(part, widgets.Widget):
             part.close()
     widget.close()
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 def _loaded_magics() -> Any:

@@ -14,8 +14,9 @@ from typing import Any
 
 import traitlets
 from IPython.core.error import UsageError
+from IPython.core.magic_arguments import argument
 
-__all__ = ["PARAMETERS", "Parameter", "parse_line"]
+__all__ = ["PARAMETERS", "Parameter", "chat_flag", "parse_line"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,9 @@ def parse_line(magic: Any, line: str) -> Any:
     except ValueError as exc:
         raise UsageError(f"cannot read the options ({exc}): check the quotes.") from None
     return magic.parser.parse_args(words)
+
+
+def chat_flag(default: str | None = "default") -> Any:
+    """The ``-c/--chat NAME`` option every magic that acts on a conversation takes."""
+    return argument("-c", "--chat", default=default, metavar="NAME",
+                    help="Named conversation (default: %(default)s).")

@@ -178,19 +178,6 @@ def test_schema_from_a_pydantic_class_gives_an_instance(shell, server):
     assert shell.user_ns["city"] == '{"name": "Lyon", "population": "half a million"}'
 
 
-@pytest.mark.parametrize("setup, line, words", [
-    ("", "--schema nowhere", "--schema: no variable named nowhere. Define a JSON-schema dict"),
-    ("x = [1]", "--schema x", "--schema: x is a list; give a JSON-schema dict or a pydantic model class."),
-    ("x = {'type': 12}", "--schema x", "--schema: x is not a valid JSON schema: 12 is not valid under"),
-    ("x = {}", "--schema x --json", "--json and --schema do not go together: --schema already asks for JSON."),
-])
-def test_schema_problems_are_usage_errors_before_any_request(shell, server, setup, line, words):
-    run(shell, setup)
-    with pytest.raises(UsageError, match=re.escape(words)):
-        shell.run_cell_magic("mistral", line, "hi")
-    assert server.requests == []
-
-
 def test_dict_schemas_need_jsonschema_and_say_so(shell, server, monkeypatch):
     monkeypatch.setitem(sys.modules, "jsonschema", None)  # as if it were not installed
     shell.user_ns["city_schema"] = CITY
@@ -288,6 +275,10 @@ def test_interrupting_a_tool_loop_commits_nothing(shell, server):
 
 
 @pytest.mark.parametrize("setup, line, words", [
+    ("", "--schema nowhere", "--schema: no variable named nowhere. Define a JSON-schema dict"),
+    ("x = [1]", "--schema x", "--schema: x is a list; give a JSON-schema dict or a pydantic model class."),
+    ("x = {'type': 12}", "--schema x", "--schema: x is not a valid JSON schema: 12 is not valid under"),
+    ("x = {}", "--schema x --json", "--json and --schema do not go together: --schema already asks for JSON."),
     ("", "--tools nowhere", "--tools: no function named nowhere. Define it in a cell first"),
     ("", "--tools ,", "--tools needs the names of functions, separated by commas."),
     ("x = 1", "--tools x", "--tools: x cannot be called; give functions."),
@@ -295,7 +286,7 @@ def test_interrupting_a_tool_loop_commits_nothing(shell, server):
     ("météo = lambda: 1", "--tools météo", "météo cannot be a tool name"),
     ("def f(): pass", "--tools f --prefix Hi", "--prefix and --tools do not go together: the prefix must be"),
 ])
-def test_tool_problems_are_usage_errors_before_any_request(shell, server, setup, line, words):
+def test_schema_and_tool_problems_are_usage_errors_before_any_request(shell, server, setup, line, words):
     run(shell, setup)
     with pytest.raises(UsageError, match=re.escape(words)):
         shell.run_cell_magic("mistral", line, "hi")
