@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Callable, Iterator, Optional
 import httpx
 
 from . import __version__
+from .body import JSONBody
 from .dialect import DIALECTS, to_openai
 from .errors import APIConnectionError, APIStatusError, APITimeoutError, ConfigError, StreamError
 from .protocol import DONE, parse_chunk, status_error
@@ -135,8 +136,7 @@ class MistralClient:
               on_retry: OnRetry = None) -> httpx.Response:
         """Send, retrying transient failures; return a successful response."""
         http = self._client()
-        request = http.build_request(method, path, json=None if payload is None else self._wire(payload),
-                                     headers=self._headers(stream=stream))
+        request = self._request(http, method, path, payload, stream=stream)
         attempts = Attempts(self.retry, on_retry)
         while True:
             try:
@@ -152,8 +152,7 @@ class MistralClient:
     async def _asend(self, http: httpx.AsyncClient, payload: dict[str, Any], *, stream: bool,
                      on_retry: OnRetry) -> httpx.Response:
         """Async twin of :meth:`_send` for chat requests."""
-        request = http.build_request("POST", _CHAT, json=self._wire(payload),
-                                     headers=self._headers(stream=stream))
+        request = self._request(http, "POST", _CHAT, payload, stream=stream)
         attempts = Attempts(self.retry, on_retry)
         while True:
             try:
@@ -186,6 +185,17 @@ class MistralClient:
 
     def _wire(self, payload: dict[str, Any]) -> dict[str, Any]:
         return to_openai(payload)[0] if self.dialect == "openai" else payload
+
+    def _request(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str,
+                 payload: dict[str, Any] | None, *, stream: bool) -> httpx.Request:
+        """Build a request whose body is encoded a message at a time as it is sent (see :mod:`.body`)."""
+        headers = self._headers(stream=stream)
+        if payload is None:
+            return http.build_request(method, path, headers=headers)
+        body = JSONBody(self._wire(payload))
+        headers |= {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        content = body.asynchronous() if isinstance(http, httpx.AsyncClient) else body
+        return http.build_request(method, path, headers=headers, content=content)
 
     def _headers(self, *, stream: bool = False) -> dict[str, str]:
         key = self._api_key or os.environ.get(self.api_key_env)

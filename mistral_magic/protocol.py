@@ -42,10 +42,17 @@ class TextBuffer:
         self._loose = 0
 
     def __str__(self) -> str:
-        return "".join(self._parts)
+        if len(self._parts) > 1:  # joined once and kept: asking again costs no copy
+            self._parts[:] = ["".join(self._parts)]
+            self._loose = 0
+        return self._parts[0] if self._parts else ""
 
     def __bool__(self) -> bool:
         return bool(self._parts)
+
+    def pieces(self) -> list[str]:
+        """The text as it is held, to join with other text in one copy."""
+        return list(self._parts)
 
     def append(self, text: str) -> None:
         self._parts.append(text)

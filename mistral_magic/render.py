@@ -80,6 +80,9 @@ def bundle(markdown: str, *, notice: str = "", footer: str = "",
 # Rendering gets at most 1/_SLOWDOWN of a stream's time, however costly an update becomes.
 _SLOWDOWN = 50
 
+# Characters of Markdown parsed at once when an update has a long tail to catch up on.
+_STEP = 8192
+
 # A line that could start or continue a list item: such a line may extend the list above it.
 _LIST_MARKER = re.compile(r"(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")
 
@@ -98,7 +101,7 @@ class IncrementalHTML:
     """
 
     def __init__(self) -> None:
-        self._done = ""
+        self._done = TextBuffer()  # the HTML of finished blocks
         self._done_chars = 0
         self._whole = False
         self.open_share = 1.0  # of the text rendered by the last call, the part it will render again
@@ -108,26 +111,42 @@ class IncrementalHTML:
 
     def parts(self, text: str) -> list[str]:
         """The HTML in pieces that join to ``render_html(text)``, so callers copy it once."""
-        if self._whole:
+        tail_chars = len(text) - self._done_chars
+        self._catch_up(text)
+        parsed = None if self._whole else self._parse(text[self._done_chars:])
+        if parsed is None:
             self.open_share = 1.0
             return [render_html(text)]
+        self.open_share = (len(text) - self._done_chars) / max(tail_chars, 1)
         md = _markdown()
-        tail = text[self._done_chars:]
+        return [*self._done.pieces(), md.renderer.render(parsed[0], md.options, parsed[1])]
+
+    def _catch_up(self, text: str) -> None:
+        """Keep the finished blocks of a long tail (a burst since the last update) a piece at a time.
+
+        Tokens for all of it at once would crowd the allocator for the rest of the session.
+        """
+        while not self._whole and len(text) - self._done_chars > 2 * _STEP:
+            kept = self._done_chars  # a prefix is the text as it was earlier: its cuts hold
+            if self._parse(text[kept:kept + _STEP]) is None or self._done_chars == kept:
+                return
+
+    def _parse(self, tail: str) -> tuple[list[Any], dict[str, Any]] | None:
+        """Keep the HTML of the finished blocks of ``tail``; the rest's tokens, or None for a whole render."""
+        md = _markdown()
         env: dict[str, Any] = {}
         tokens = md.parse(tail, env)
         if "references" in env:
             # ``[x]: url`` can turn ``[x]`` in a block kept earlier into a link.
             self._whole = True
-            return self.parts(text)
+            return None
         cut = _last_cut(tail, tokens)
         if cut is not None:
             index, chars = cut
-            # One string: small pieces kept for the whole reply would pin allocator pages.
-            self._done += md.renderer.render(tokens[:index], md.options, env)
+            self._done.append(md.renderer.render(tokens[:index], md.options, env))
             self._done_chars += chars
             tokens = tokens[index:]
-        self.open_share = (len(text) - self._done_chars) / max(len(tail), 1)
-        return [self._done, md.renderer.render(tokens, md.options, env)]
+        return tokens, env
 
 
 def _last_cut(tail: str, tokens: list[Any]) -> tuple[int, int] | None:

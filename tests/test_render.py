@@ -9,14 +9,17 @@ reference definitions).
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mistral_magic import render
 from mistral_magic.render import IncrementalHTML, LiveMarkdown, bundle, render_html
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -62,16 +65,28 @@ class Recorder:
         self.sent.append(data)
 
 
+@contextlib.contextmanager
+def catching_up_every(characters: int) -> Iterator[None]:
+    """Make a long tail (which a burst of chunks leaves) out of a short text."""
+    saved, render._STEP = render._STEP, characters  # noqa: SLF001 - the point of the test
+    try:
+        yield
+    finally:
+        render._STEP = saved  # noqa: SLF001
+
+
+@pytest.mark.parametrize("step", [8192, 48], ids=["as shipped", "catching up on short texts"])
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(chunked())
-def test_every_update_is_the_whole_text_rendered(case: tuple[str, list[str]]) -> None:
+@given(case=chunked())
+def test_every_update_is_the_whole_text_rendered(step: int, case: tuple[str, list[str]]) -> None:
     text, chunks = case
     incremental = IncrementalHTML()
     so_far = ""
-    for chunk in chunks:
-        so_far += chunk
-        expected = render_html(so_far)
-        assert incremental(so_far) == expected
+    with catching_up_every(step):
+        for chunk in chunks:
+            so_far += chunk
+            expected = render_html(so_far)
+            assert incremental(so_far) == expected
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -109,6 +124,19 @@ def test_a_long_reply_is_rendered_block_by_block() -> None:
     assert recorder.sent[-1] == bundle(text, notice="interrupted")
     kept = live._html._done_chars  # noqa: SLF001 - the point of the test
     assert kept > len(text) * 0.9
+
+
+def test_a_burst_is_caught_up_on_block_by_block() -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from corpus import markdown_reply
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    text = markdown_reply(16000)
+    incremental = IncrementalHTML()
+    for end in (len(text) // 3, len(text) * 2 // 3, len(text)):
+        assert incremental(text[:end]) == render_html(text[:end])
+    assert incremental._done_chars > len(text) * 0.9  # noqa: SLF001 - kept, not parsed again
 
 
 def test_a_late_reference_definition_links_earlier_text() -> None:
