@@ -235,3 +235,30 @@ def test_chunks_before_a_bad_one_in_the_same_read_still_arrive(server, make_clie
         for chunk in make_client().stream_chat(payload()):
             reply.add_chunk(chunk)
     assert reply.text == "kept too"
+
+
+def long_conversation() -> list[dict]:
+    turns = [[{"role": "user", "content": f"question {i} «é» \U0001f9c0"},
+              {"role": "assistant", "content": "answer " * 500 + "\ud800"}] for i in range(200)]
+    return [message for turn in turns for message in turn] + USER
+
+
+def test_a_long_conversation_is_sent_whole_with_its_length_and_again_on_a_retry(server, make_client):
+    server.enqueue(ms.server_error(503))
+    sent = build_payload("mistral-small-latest", long_conversation(), {"temperature": 0.3}, stream=True)
+    reply = Reply()
+    for chunk in make_client(retry=QUICK).stream_chat(sent):
+        reply.add_chunk(chunk)
+    assert reply.text.startswith("Echo: What is the best French cheese?")
+    first, retried = server.requests
+    assert first.raw == retried.raw and first.body == sent
+    assert first.headers["content-length"] == str(len(first.raw)) and "transfer-encoding" not in first.headers
+    assert first.headers["content-type"] == "application/json"
+
+
+def test_async_requests_send_the_same_body(server, make_client):
+    server.enqueue(ms.server_error(503))
+    client = make_client(retry=QUICK)
+    sent = build_payload("mistral-small-latest", long_conversation(), {}, stream=False)
+    asyncio.run(client.achat(sent))
+    assert server.requests[0].body == server.requests[1].body == sent
