@@ -172,10 +172,11 @@ def probe_memory(url: str, turns: str, reply_words: str) -> dict[str, Any]:
     held_text = _text_bytes(conversation)
     reply = run_turn(client, conversation, Request(prompt.encode().decode(), MODEL),
                      LiveMarkdown(display=Handle()))
-    chunks = len(split_words(reply.text))
+    answer = reply.text  # the conversation holds this string: keeping it costs nothing
     del reply
     gc.collect()
     added = rss() - before
+    chunks = len(split_words(answer))  # counted after measuring: 64k little strings would count too
     del history
 
     # Once more under tracemalloc: what outlives the reply, beyond its turn's own text?

@@ -42,10 +42,7 @@ class TextBuffer:
         self._loose = 0
 
     def __str__(self) -> str:
-        if len(self._parts) > 1:  # joined once and kept: asking again costs no copy
-            self._parts[:] = ["".join(self._parts)]
-            self._loose = 0
-        return self._parts[0] if self._parts else ""
+        return "".join(self._parts)
 
     def __bool__(self) -> bool:
         return bool(self._parts)
