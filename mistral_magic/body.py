@@ -3,7 +3,7 @@
 A long conversation encoded whole is one string and then one bytes object,
 each the size of the history, on every request; the allocator keeps such peaks
 long after they are freed, so a kernel grows by them. Encoded a message at a
-time, no piece is larger than one message and each is freed once it is sent.
+time, a piece is about 64 kB (or one message, if longer), freed once it is sent.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, AsyncIterator, Iterator
 
 __all__ = ["JSONBody"]
 
+_PIECE = 1 << 16
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # ASCII: characters are bytes
 
 
@@ -32,15 +33,30 @@ class JSONBody:
         return self._length
 
     def __iter__(self) -> Iterator[bytes]:
-        messages = self._payload.get("messages")
-        if not isinstance(messages, list):
-            yield _encode(self._payload).encode()
-            return
-        rest = _encode({name: value for name, value in self._payload.items() if name != "messages"})
-        yield f'{rest[:-1]}{"," if len(rest) > 2 else ""}"messages":['.encode()
-        for index, message in enumerate(messages):
-            yield f'{"," if index else ""}{_encode(message)}'.encode()
-        yield b"]}"
+        """Pieces of about 64 kB: one write each, and a short body is a single write."""
+        batch: list[str] = []
+        size = 0
+        for text in self._texts():
+            batch.append(text)
+            size += len(text)
+            if size >= _PIECE:
+                yield "".join(batch).encode()
+                batch, size = [], 0
+        yield "".join(batch).encode()
+
+    def _texts(self) -> Iterator[str]:
+        """The JSON in order, a field or one message at a time."""
+        yield "{"
+        for index, (name, value) in enumerate(self._payload.items()):
+            yield f'{"," if index else ""}{_encode(name)}:'
+            if name == "messages" and isinstance(value, list):
+                yield "["
+                for position, message in enumerate(value):
+                    yield f'{"," if position else ""}{_encode(message)}'
+                yield "]"
+            else:
+                yield _encode(value)
+        yield "}"
 
     def asynchronous(self) -> _AsyncBody:
         return _AsyncBody(self)

@@ -24,5 +24,5 @@ def test_pieces_join_to_the_payload_and_len_counts_their_bytes(options: dict[str
     payload = {**options, **({"messages": history} if history is not None else {})}
     body = JSONBody(payload)
     sent = b"".join(body)
-    assert json.loads(sent) == payload
+    assert json.loads(sent) == payload and list(json.loads(sent)) == list(payload)  # fields in order
     assert len(body) == len(sent) and b"".join(body) == sent  # the same again, for a retry
