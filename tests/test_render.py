@@ -108,17 +108,23 @@ def test_live_output_ends_as_the_whole_reply(case: tuple[str, list[str]], interv
         assert update == bundle(update["text/plain"])
 
 
-def test_a_long_reply_is_rendered_block_by_block() -> None:
+def corpus() -> Any:
+    """The benchmarks' realistic Markdown replies."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        from corpus import markdown_reply, tokens
+        import corpus
     finally:
         sys.path.remove(str(BENCHMARKS))
-    text = markdown_reply(4000)
+    return corpus
+
+
+def test_a_long_reply_is_rendered_block_by_block() -> None:
+    replies = corpus()
+    text = replies.markdown_reply(4000)
     recorder = Recorder()
     live = LiveMarkdown(interval=0, display=recorder)
     live.start()
-    for token in tokens(text):
+    for token in replies.tokens(text):
         live.append(token)
     live.finish(notice="interrupted")
     assert recorder.sent[-1] == bundle(text, notice="interrupted")
@@ -127,12 +133,7 @@ def test_a_long_reply_is_rendered_block_by_block() -> None:
 
 
 def test_a_burst_is_caught_up_on_block_by_block() -> None:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        from corpus import markdown_reply
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    text = markdown_reply(16000)
+    text = corpus().markdown_reply(16000)
     incremental = IncrementalHTML()
     for end in (len(text) // 3, len(text) * 2 // 3, len(text)):
         assert incremental(text[:end]) == render_html(text[:end])
