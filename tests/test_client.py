@@ -216,14 +216,16 @@ def test_nothing_is_retried_once_content_has_arrived(server, make_client):
     assert len(server.requests) == 1
 
 
-def test_async_requests_retry_too(server, make_client):
+def test_async_requests_retry_too_and_send_the_same_body(server, make_client):
     server.enqueue(ms.server_error(503))
     client = make_client(retry=QUICK)
+    sent = build_payload("mistral-small-latest", long_conversation(), {}, stream=True)
 
     async def run():
-        return [chunk async for chunk in client.astream_chat(payload())]
+        return [chunk async for chunk in client.astream_chat(sent)]
 
     assert asyncio.run(run()) and len(server.requests) == 2
+    assert server.requests[0].body == server.requests[1].body == sent
 
 
 def test_chunks_before_a_bad_one_in_the_same_read_still_arrive(server, make_client):
@@ -254,11 +256,3 @@ def test_a_long_conversation_is_sent_whole_with_its_length_and_again_on_a_retry(
     assert first.raw == retried.raw and first.body == sent
     assert first.headers["content-length"] == str(len(first.raw)) and "transfer-encoding" not in first.headers
     assert first.headers["content-type"] == "application/json"
-
-
-def test_async_requests_send_the_same_body(server, make_client):
-    server.enqueue(ms.server_error(503))
-    client = make_client(retry=QUICK)
-    sent = build_payload("mistral-small-latest", long_conversation(), {}, stream=False)
-    asyncio.run(client.achat(sent))
-    assert server.requests[0].body == server.requests[1].body == sent
