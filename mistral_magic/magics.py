@@ -10,16 +10,17 @@ never a setting: it is read from the environment variable named by
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, default, observe
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, observe, validate
 
+from . import checks
 from .conversation import ConversationStore
+from .errors import ConfigError
 from .conversation_magics import DEFAULT_PRICES
 from .params import PARAMETERS, chat_flag, parse_line
 
@@ -51,6 +52,30 @@ def _several(parse: Callable[[str], Any]) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(f"{text!r} has an empty value between commas")
         return tuple(parse(part) for part in parts)
     return read
+
+
+def _flag_type(check: Callable[[str, str], str], flag: str) -> Callable[[str], str]:
+    """An argparse type from a check, so its message reaches the user as the usage error."""
+    def read(text: str) -> str:
+        try:
+            return check(text, flag)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return read
+
+
+class SettingError(ConfigError, TraitError):
+    """A bad ``%config`` value: one line, and traitlets keeps the previous value."""
+
+
+def _setting(check: Callable[[str, str], str], name: str) -> Any:
+    """A trait validator that refuses through ``check``, naming ``MistralMagics.<name>``."""
+    def validator(self: Any, proposal: Any) -> str:
+        try:
+            return check(proposal["value"], f"MistralMagics.{name}")
+        except ConfigError as exc:
+            raise SettingError(str(exc)) from None
+    return validate(name)(validator)
 
 
 @magics_class
@@ -95,6 +120,7 @@ class MistralMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell=shell)
         self.store = ConversationStore()
+        self.base_url  # noqa: B018  (read now, so a refused %config value rolls back to it, not to "")
         self._client: Router | None = None
         self._cell_id: str | None = None
 
@@ -103,6 +129,10 @@ class MistralMagics(Magics):
         from .client import DEFAULT_BASE_URL  # noqa: PLC0415 (httpx loads on first use)
 
         return os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
+
+    _check_model = _setting(checks.model_name, "model")
+    _check_base_url = _setting(checks.base_url, "base_url")
+    _check_api_key_env = _setting(checks.environment_variable, "api_key_env")
 
     @observe("base_url", "api_key_env", "dialect", "connect_timeout", "read_timeout", "max_retries",
              "retry_max_wait")
@@ -136,7 +166,7 @@ class MistralMagics(Magics):
 
     @no_var_expand
     @magic_arguments()
-    @argument("-m", "--model", metavar="NAME", type=_several(str),
+    @argument("-m", "--model", metavar="NAME", type=_several(_flag_type(checks.model_name, "-m")),
               help="Model to ask (default: MistralMagics.model).")
     @chat_flag()
     @argument("--role", choices=("user", "system"), default="user",
@@ -161,7 +191,7 @@ class MistralMagics(Magics):
     @argument("--once", action="store_true",
               help="Send only this cell (and the system message); record nothing.")
     @argument("--no-stream", action="store_true", help="Wait for the whole reply, then show it.")
-    @argument("-o", "--out", metavar="NAME",
+    @argument("-o", "--out", metavar="NAME", type=_flag_type(checks.variable_name, "-o"),
               help="Store the reply text in this variable (--json: the parsed object; --schema: the "
                    "validated one; --compare: a record per combination; --dry-run: the body).")
     @cell_magic
@@ -193,7 +223,7 @@ class MistralMagics(Magics):
         from .exchange import run_turn
 
         reply = run_turn(self.client, conversation, request, self._sink())
-        if args.out or request.schema:
+        if args.out or request.schema or args.json:
             self._keep(args, request, reply.text)
 
     @line_magic
@@ -207,7 +237,8 @@ class MistralMagics(Magics):
 
     @magic_arguments()
     @chat_flag()
-    @argument("-m", "--model", metavar="MODEL", help="Model to start with (default: MistralMagics.model).")
+    @argument("-m", "--model", metavar="MODEL", type=_flag_type(checks.model_name, "-m"),
+              help="Model to start with (default: MistralMagics.model).")
     @line_magic
     def mistral_panel(self, line: str) -> Any:
         """Show a chat panel on a conversation; cells and panels share its turns.
@@ -252,10 +283,11 @@ class MistralMagics(Magics):
     def _keep(self, args: Any, request: Request, text: str) -> None:
         """Check the reply against --schema; give --out the text, parsed JSON or validated object."""
         from .errors import ReplyValidationError
+        from .structured import json_reply
 
         try:
             value = (request.schema.parse(text, args.out) if request.schema
-                     else _out_value(text, args.json))
+                     else json_reply(text, args.out) if args.json else text)
         except ReplyValidationError:
             if args.out:
                 self.shell.user_ns[args.out] = text
@@ -327,13 +359,3 @@ def _check_combinations(args: Any) -> None:
 
 def _first(*values: Any) -> Any:
     return next((value for value in values if value is not None), None)
-
-
-def _out_value(text: str, parse_json: bool) -> Any:
-    if not parse_json:
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        print("The reply is not valid JSON; its text was stored instead.")
-        return text

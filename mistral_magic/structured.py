@@ -19,7 +19,20 @@ from typing import Any, Mapping
 
 from .errors import ReplyValidationError
 
-__all__ = ["Schema"]
+__all__ = ["Schema", "json_reply"]
+
+
+def json_reply(text: str, kept_in: str | None = None) -> Any:
+    """``--json``: the parsed reply; a reply that is not JSON fails as a schema mismatch does."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise _mismatch(f"the reply is not valid JSON ({exc})", text, kept_in) from None
+
+
+def _mismatch(problem: str, text: str, kept_in: str | None) -> ReplyValidationError:
+    kept = f"above and in {kept_in}" if kept_in else "above (-o NAME would keep it in NAME)"
+    return ReplyValidationError(f"{problem}. Its text stays {kept}.", text=text)
 
 
 @dataclass(frozen=True)
@@ -57,9 +70,7 @@ class Schema:
         """
         value, problem = self._from_model(text) if self.model is not None else self._from_dict(text)
         if problem:
-            kept = f"above and in {kept_in}" if kept_in else "above (-o NAME would keep it in NAME)"
-            raise ReplyValidationError(f"the reply does not match the schema {self.name}: {problem}. "
-                                       f"Its text stays {kept}.", text=text)
+            raise _mismatch(f"the reply does not match the schema {self.name}: {problem}", text, kept_in)
         return value
 
     def _from_model(self, text: str) -> tuple[Any, str | None]:
