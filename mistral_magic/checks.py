@@ -8,13 +8,16 @@ traceback that quotes the value. Nothing here imports IPython or httpx.
 from __future__ import annotations
 
 import keyword
+import os
 import unicodedata
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .errors import ConfigError
 
-__all__ = ["api_key", "base_url", "environment_variable", "header_value", "model_name", "redact_url", "variable_name",
+__all__ = ["DEFAULT_BASE_URL", "api_key", "base_url_setting", "base_url", "environment_variable", "header_value", "model_name", "redact_url", "variable_name",
            "without_credentials"]
+
+DEFAULT_BASE_URL = "https://api.mistral.ai"
 
 _NAMED = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
 
@@ -83,6 +86,11 @@ def without_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
         return url, None
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=host)), (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def base_url_setting() -> str:
+    """The API root when none is given: ``$MISTRAL_BASE_URL``, else Mistral's."""
+    return os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
 
 
 def redact_url(url: str) -> str:

@@ -27,7 +27,7 @@ from .sse import EventDecoder
 
 __all__ = ["DEFAULT_BASE_URL", "MistralClient"]
 
-DEFAULT_BASE_URL = "https://api.mistral.ai"
+DEFAULT_BASE_URL = checks.DEFAULT_BASE_URL
 _CHAT = "/v1/chat/completions"
 OnRetry = Optional[Callable[[str], None]]
 
@@ -60,7 +60,7 @@ class MistralClient:
         self.dialect = dialect
         self._told: set[str] = set()
         self.api_key_env = api_key_env
-        given = base_url or os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
+        given = base_url or checks.base_url_setting()
         checks.base_url(given, "MISTRAL_BASE_URL" if given == os.environ.get("MISTRAL_BASE_URL")
                         else "the base URL")
         self._url, self._auth = checks.without_credentials(_api_root(given))

@@ -126,9 +126,7 @@ class MistralMagics(Magics):
 
     @default("base_url")
     def _default_base_url(self) -> str:
-        from .client import DEFAULT_BASE_URL  # noqa: PLC0415 (httpx loads on first use)
-
-        return os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
+        return checks.base_url_setting()
 
     _check_model = _setting(checks.model_name, "model")
     _check_base_url = _setting(checks.base_url, "base_url")

@@ -40,6 +40,23 @@ FEATURES = [
     "for event in client.chat.stream(model='mistral-small-latest', messages=[{'role': 'user', 'content': 'hi'}]):\n"
     "    print(event)",
     "%xmode Verbose",
+    # Keys pasted with whitespace: trimmed when around the key, refused unseen when inside it.
+    "import os; real_key = os.environ['MISTRAL_API_KEY']",
+    "os.environ['MISTRAL_API_KEY'] = real_key + '\\n'",
+    "%%mistral\nA key read from a file ends in a newline",
+    "os.environ['MISTRAL_API_KEY'] = '  ' + real_key + ' \\r\\n'",
+    "%%mistral --no-stream\nA key copied with spaces around it",
+    "os.environ['MISTRAL_API_KEY'] = real_key[:10] + '\\n' + real_key[10:]",
+    "%%mistral\nA newline inside the key",
+    "os.environ['MISTRAL_API_KEY'] = real_key[:10] + '\u00e9' + real_key[10:]",
+    "%%mistral\nA non-ASCII letter inside the key",
+    "Mistral(api_key=real_key[:10] + ' ' + real_key[10:]).chat.complete(model='mistral-small-latest', "
+    "messages=[{'role': 'user', 'content': 'hi'}])",
+    "os.environ['MISTRAL_API_KEY'] = real_key",
+    "%config MistralMagics.base_url = 'api.mistral.ai'",
+    "%config MistralMagics.model = ''",
+    "%%mistral -o class\nhi",
+    "%%mistral --json -o data\nNot JSON",
 ]
 
 
@@ -80,7 +97,12 @@ def test_the_key_appears_nowhere(monkeypatch, tmp_path, capfd):
     produced = saved.read_text() + logs.out + logs.err
     assert "ReplyInterrupted" in produced and "APIStatusError: Mistral API answered 401" in produced
     assert "DEBUG:httpcore" in produced  # the debug logs were on, and are scanned too
-    assert KEY not in produced and KEY[:12] not in produced
+    assert "ConfigError: MISTRAL_API_KEY contains a newline at position 11 of 30" in produced
+    assert "ConfigError: MISTRAL_API_KEY contains a non-ASCII character (U+00E9" in produced
+    assert "ConfigError: The API key given to the client contains a space at position 11" in produced
+    assert "MistralMagics.base_url 'api.mistral.ai' is not an http(s) URL" in produced
+    assert produced.count("Echo: A key") >= 2  # keys with whitespace around them work
+    assert KEY not in produced and KEY[:10] not in produced and KEY[10:] not in produced
 
 
 def fault_cells(fault, ports: dict[str, str], url: str) -> list[str]:
