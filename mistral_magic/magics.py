@@ -10,7 +10,6 @@ never a setting: it is read from the environment variable named by
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.core.error import UsageError
@@ -20,8 +19,8 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, d
 
 from . import checks
 from .conversation import ConversationStore
-from .errors import ConfigError
 from .conversation_magics import DEFAULT_PRICES
+from .errors import ConfigError
 from .params import PARAMETERS, chat_flag, parse_line
 
 if TYPE_CHECKING:

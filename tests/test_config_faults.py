@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import pytest
-from IPython.utils.capture import capture_output
-
 import mistral_server as ms
+import pytest
 from conftest import API_KEY
+from IPython.utils.capture import capture_output
 from test_faults import assert_next_cell_works, free_port, history, run_cell
 
 PASSWORD = "hunter2-url-secret"
@@ -55,9 +54,11 @@ REFUSED = [
     Refused("empty key variable", "api_key_env", "", "MistralMagics.api_key_env '' is not"),
     Refused("unknown dialect", "dialect", "anthropic", "The 'dialect' trait of a MistralMagics instance"),
     Refused("connect timeout of 0", "connect_timeout", 0.0,
-            "The value of the 'connect_timeout' trait of a MistralMagics instance should not be less than 0.1"),
+            "The value of the 'connect_timeout' trait of a MistralMagics instance should not be less "
+            "than 0.1"),
     Refused("negative read timeout", "read_timeout", -1.0, "The value of the 'read_timeout' trait"),
-    Refused("timeout as text", "read_timeout", "soon", "The 'read_timeout' trait of a MistralMagics instance"),
+    Refused("timeout as text", "read_timeout", "soon",
+            "The 'read_timeout' trait of a MistralMagics instance"),
     Refused("negative retries", "max_retries", -1, "The value of the 'max_retries' trait"),
     Refused("negative retry wait", "retry_max_wait", -5.0, "The value of the 'retry_max_wait' trait"),
     Refused("negative temperature", "temperature", -0.5, "The value of the 'temperature' trait"),
@@ -96,7 +97,8 @@ FAILING = [
     Failing("key of whitespace only", environ={"MISTRAL_API_KEY": " \n"},
             error="ConfigError: MISTRAL_API_KEY is not set."),
     Failing("bad base URL in the environment", environ={"MISTRAL_BASE_URL": "localhost:8000"},
-            reload=True, error="ConfigError: MISTRAL_BASE_URL 'localhost:8000' is not an http(s) URL with a host"),
+            reload=True,
+            error="ConfigError: MISTRAL_BASE_URL 'localhost:8000' is not an http(s) URL with a host"),
     Failing("credentials in the URL of a refused connection",
             config={"base_url": f"http://me:{PASSWORD}@127.0.0.1:{{refused}}"},
             error="APIConnectionError: could not connect to http://me:***@127.0.0.1:"),
@@ -181,6 +183,11 @@ def test_failing_cell(shell, server, logs, monkeypatch, row):
         lines = error._render_traceback_() if hasattr(error, "_render_traceback_") else [
             f"{type(error).__name__}: {error}"]
         assert len(lines) == 1 and lines[0].startswith(row.error), lines
+        causes = []
+        while error is not None:
+            causes.append(repr(error) + str(error))
+            error = error.__cause__ or error.__context__
+        assert_nothing_secret("".join(causes), *([key] if len(key) > 4 else []))
     if row.reply is not None:  # the reply stays on screen, and its text in -o
         assert row.reply in captured.outputs[-1].data["text/markdown"]
         assert shell.user_ns["data"] == row.reply
