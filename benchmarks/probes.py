@@ -144,7 +144,7 @@ def probe_memory(url: str, turns: str, reply_words: str) -> dict[str, Any]:
     from mistral_magic import Conversation, Turn
     from mistral_magic.client import MistralClient
     from mistral_magic.exchange import Request, run_turn
-    from mistral_magic.render import LiveMarkdown
+    from mistral_magic.cell_output import LiveMarkdown
 
     class Handle:
         def __call__(self, data: Any, **kwargs: Any) -> Handle:

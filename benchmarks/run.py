@@ -31,7 +31,8 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 from corpus import markdown_reply, tokens  # noqa: E402
 from probes import KEY, MODEL, split_words  # noqa: E402
 
-from mistral_magic.render import LiveMarkdown, bundle, render_html  # noqa: E402
+from mistral_magic.cell_output import LiveMarkdown  # noqa: E402
+from mistral_magic.render import bundle, render_html  # noqa: E402
 
 CHAT = "/v1/chat/completions"
 FOOTER = "mistral-small-latest · 12 in / 148 out tokens · first token 0.31 s · total 2.40 s"

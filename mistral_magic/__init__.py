@@ -23,6 +23,7 @@ from .errors import (
     StreamError,
     ToolLoopError,
 )
+from .version import __version__
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from .panel import ChatPanel
     from .render import render_html
 
-__version__ = "0.1.0"
 
 __all__ = [
     "APIConnectionError",
@@ -76,20 +76,24 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
         magics = MistralMagics(ipython)
     except TraitError as exc:  # a bad value in ipython_config.py: one line, not traitlets' traceback
         raise ConfigError(f"{exc} (set in the IPython configuration)") from None
-    ipython.register_magics(magics, ConversationMagics(ipython, magics))
+    ipython.register_magics(magics, ConversationMagics(ipython, magics.store, magics.show_markdown,
+                                                       lambda: magics.prices))
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)
 
 
 def unload_ipython_extension(ipython: InteractiveShell) -> None:
     """Undo everything loading did, closing connections; conversations are dropped."""
-    registry = ipython.magics_manager.registry
-    magics = registry.get("MistralMagics")
+    from .conversation_magics import ConversationMagics
+    from .magics import MistralMagics, loaded
+
+    magics = loaded(ipython)
     if magics is None:
         return
     ipython.events.unregister("pre_run_cell", magics.pre_run_cell)
     ipython.events.unregister("post_run_cell", magics.post_run_cell)
-    for instance in (registry.pop("MistralMagics"), registry.pop("ConversationMagics")):
+    registry = ipython.magics_manager.registry
+    for instance in (registry.pop(MistralMagics.__name__), registry.pop(ConversationMagics.__name__)):
         for kind, names in instance.magics.items():
             for name in names:
                 ipython.magics_manager.magics[kind].pop(name, None)

@@ -9,9 +9,11 @@ so code written for it runs with only the import changed.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncGenerator, AsyncIterator, Generator, Iterator
 
+from .backend import Backend, Chunk
 from .client import MistralClient
+from .params import request_options
 from .protocol import build_payload
 from .router import Router
 
@@ -62,32 +64,35 @@ class Event:
 class Chat:
     """``client.chat``: complete and stream, sync and async."""
 
-    def __init__(self, client: Router) -> None:
+    def __init__(self, client: Backend) -> None:
         self._client = client
 
     def complete(self, *, model: str, messages: list[Any], **options: Any) -> Record:
         """Return the whole reply."""
-        return Record(self._client.chat(build_payload(model, messages, options, stream=False)))
+        return Record(self._client.chat(_body(model, messages, options, stream=False)))
 
     def stream(self, *, model: str, messages: list[Any], **options: Any) -> EventStream:
         """Return an iterator of events, one per chunk, as they arrive."""
-        chunks = self._client.stream_chat(build_payload(model, messages, options, stream=True))
-        return EventStream(chunks)
+        return EventStream(self._client.stream_chat(_body(model, messages, options, stream=True)))
 
     async def complete_async(self, *, model: str, messages: list[Any], **options: Any) -> Record:
         """Async twin of :meth:`complete`."""
-        return Record(await self._client.achat(build_payload(model, messages, options, stream=False)))
+        return Record(await self._client.achat(_body(model, messages, options, stream=False)))
 
     async def stream_async(self, *, model: str, messages: list[Any], **options: Any) -> AsyncEventStream:
         """Async twin of :meth:`stream`: await it, then ``async for`` over it."""
-        chunks = self._client.astream_chat(build_payload(model, messages, options, stream=True))
-        return AsyncEventStream(chunks)
+        return AsyncEventStream(self._client.astream_chat(_body(model, messages, options, stream=True)))
+
+
+def _body(model: str, messages: list[Any], options: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+    """The request body of a call, its options read as a cell's flags are (no settings behind them)."""
+    return build_payload(model, messages, request_options({}, options), stream=stream)
 
 
 class EventStream:
     """Events of a streamed reply; a context manager that closes the connection."""
 
-    def __init__(self, chunks: Iterator[dict[str, Any]]) -> None:
+    def __init__(self, chunks: Generator[Chunk, None, None]) -> None:
         self._chunks = chunks
 
     def __iter__(self) -> Iterator[Event]:
@@ -100,13 +105,13 @@ class EventStream:
         self.close()
 
     def close(self) -> None:
-        self._chunks.close()  # type: ignore[attr-defined]
+        self._chunks.close()
 
 
 class AsyncEventStream:
     """Async events of a streamed reply; an async context manager."""
 
-    def __init__(self, chunks: AsyncIterator[dict[str, Any]]) -> None:
+    def __init__(self, chunks: AsyncGenerator[Chunk, None]) -> None:
         self._chunks = chunks
 
     def __aiter__(self) -> AsyncIterator[Event]:
@@ -120,13 +125,13 @@ class AsyncEventStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._chunks.aclose()  # type: ignore[attr-defined]
+        await self._chunks.aclose()
 
 
 class Models:
     """``client.models``: what the key can use."""
 
-    def __init__(self, client: Router) -> None:
+    def __init__(self, client: Backend) -> None:
         self._client = client
 
     def list(self) -> Record:
@@ -146,7 +151,7 @@ class Mistral:
     def __init__(self, api_key: str | None = None, server_url: str | None = None, *,
                  timeout: float = 120.0, dialect: str = "mistral") -> None:
         self._client = MistralClient(api_key, base_url=server_url, read_timeout=timeout, dialect=dialect)
-        routed = Router(self._client)
+        routed = Router(lambda: self._client)
         self.chat = Chat(routed)
         self.models = Models(routed)
 

@@ -8,25 +8,20 @@ traceback that quotes the value. Nothing here imports IPython or httpx.
 from __future__ import annotations
 
 import keyword
-import os
 import unicodedata
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .errors import ConfigError
 
 __all__ = [
-    "DEFAULT_BASE_URL",
     "api_key",
     "base_url",
-    "base_url_setting",
     "environment_variable",
     "model_name",
     "redact_url",
     "variable_name",
     "without_credentials",
 ]
-
-DEFAULT_BASE_URL = "https://api.mistral.ai"
 
 _NAMED = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
 
@@ -86,11 +81,6 @@ def without_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     host = parts.netloc.rpartition("@")[2]
     credentials = (unquote(parts.username or ""), unquote(parts.password or ""))
     return urlunsplit(parts._replace(netloc=host)), credentials
-
-
-def base_url_setting() -> str:
-    """The API root when none is given: ``$MISTRAL_BASE_URL``, else Mistral's."""
-    return os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
 
 
 def redact_url(url: str) -> str:

@@ -13,13 +13,14 @@ import os
 import ssl
 import threading
 import time
-from typing import Any, AsyncIterator, Callable, Iterator, Optional
+from typing import AsyncGenerator, Generator, Iterator
 
 import httpx
 
-from . import __version__, checks
+from . import checks, params
+from .backend import Chunk, OnStatus, Payload
 from .body import JSONBody
-from .dialect import DIALECTS, to_openai
+from .dialect import DIALECTS, notices, to_openai
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -31,12 +32,11 @@ from .errors import (
 from .protocol import DONE, parse_chunk, status_error
 from .retry import RETRYABLE, Attempts, RetryPolicy
 from .sse import EventDecoder
+from .version import __version__
 
-__all__ = ["DEFAULT_BASE_URL", "MistralClient"]
+__all__ = ["MistralClient"]
 
-DEFAULT_BASE_URL = checks.DEFAULT_BASE_URL
 _CHAT = "/v1/chat/completions"
-OnRetry = Optional[Callable[[str], None]]
 
 
 class MistralClient:
@@ -55,10 +55,10 @@ class MistralClient:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        api_key_env: str = "MISTRAL_API_KEY",
+        api_key_env: str = params.KEY_VARIABLE,
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
         dialect: str = "mistral",
     ) -> None:
         if dialect not in DIALECTS:
@@ -67,23 +67,21 @@ class MistralClient:
         self.dialect = dialect
         self._told: set[str] = set()
         self.api_key_env = api_key_env
-        given = base_url or checks.base_url_setting()
-        where = "MISTRAL_BASE_URL" if given == os.environ.get("MISTRAL_BASE_URL") else "the base URL"
-        root = _api_root(checks.base_url(given, where))
+        root = _api_root(checks.base_url(*params.base_url(base_url)))
         self._url, self._auth = checks.without_credentials(root)
         self.base_url = checks.redact_url(root)
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self._sync: httpx.Client | None = None
         self._sync_lock = threading.Lock()  # a panel's worker and the kernel may start at once
 
     def __repr__(self) -> str:
         return f"MistralClient(base_url={self.base_url!r})"
 
-    def stream_chat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> Iterator[dict[str, Any]]:
+    def stream_chat(self, payload: Payload, on_status: OnStatus = None) -> Generator[Chunk, None, None]:
         """Yield the chunks of a streamed reply; raise if it ends before ``[DONE]``."""
         with self._network_errors():
-            response = self._send("POST", _CHAT, payload, stream=True, on_retry=on_retry)
+            response = self._send("POST", _CHAT, payload, stream=True, on_status=on_status)
             try:
                 events = _ChunkReader(response, self.base_url)
                 for text in response.iter_text():
@@ -94,12 +92,12 @@ class MistralClient:
             finally:
                 response.close()
 
-    async def astream_chat(self, payload: dict[str, Any], on_retry: OnRetry = None
-                           ) -> AsyncIterator[dict[str, Any]]:
+    async def astream_chat(self, payload: Payload, on_status: OnStatus = None
+                           ) -> AsyncGenerator[Chunk, None]:
         """Async twin of :meth:`stream_chat`."""
         with self._network_errors():
             async with self._aclient() as http:
-                response = await self._asend(http, payload, stream=True, on_retry=on_retry)
+                response = await self._asend(http, payload, stream=True, on_status=on_status)
                 try:
                     events = _ChunkReader(response, self.base_url)
                     async for text in response.aiter_text():
@@ -112,33 +110,37 @@ class MistralClient:
                 finally:
                     await response.aclose()
 
-    def chat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> dict[str, Any]:
+    def chat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
         """Return a whole (non-streamed) response."""
         with self._network_errors():
-            return _json(self._send("POST", _CHAT, payload, stream=False, on_retry=on_retry),
+            return _json(self._send("POST", _CHAT, payload, stream=False, on_status=on_status),
                          self.base_url)
 
-    async def achat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> dict[str, Any]:
+    async def achat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
         """Async twin of :meth:`chat`."""
         with self._network_errors():
             async with self._aclient() as http:
-                response = await self._asend(http, payload, stream=False, on_retry=on_retry)
+                response = await self._asend(http, payload, stream=False, on_status=on_status)
         return _json(response, self.base_url)
 
-    def list_models(self) -> list[dict[str, Any]]:
+    def list_models(self) -> list[Chunk]:
         """Return the model cards visible to the key."""
         with self._network_errors():
             data = _json(self._send("GET", "/v1/models", None, stream=False), self.base_url).get("data")
         return data if isinstance(data, list) else []
 
-    def notes(self, payload: dict[str, Any]) -> list[str]:
-        """What the dialect changed in this request that the user has not been told yet."""
+    def notes(self, payload: Payload) -> list[str]:
+        """What the dialect changes in this request that the user has not been told yet."""
         if self.dialect == "mistral":
             return []
         with self._sync_lock:
-            fresh = [notice for notice in to_openai(payload)[1] if notice not in self._told]
+            fresh = [notice for notice in notices(payload) if notice not in self._told]
             self._told.update(fresh)
         return fresh
+
+    def wire(self, payload: Payload) -> Payload:
+        """The body as this server receives it: rewritten for the openai dialect."""
+        return to_openai(payload)[0] if self.dialect == "openai" else payload
 
     def has_key(self) -> bool:
         """Whether a key is at hand, given or in the environment."""
@@ -153,12 +155,12 @@ class MistralClient:
         source = "The API key given to the client" if self._api_key is not None else self.api_key_env
         return checks.api_key(self._raw_key(), source)
 
-    def _send(self, method: str, path: str, payload: dict[str, Any] | None, *, stream: bool,
-              on_retry: OnRetry = None) -> httpx.Response:
+    def _send(self, method: str, path: str, payload: Payload | None, *, stream: bool,
+              on_status: OnStatus = None) -> httpx.Response:
         """Send, retrying transient failures; return a successful response."""
         http = self._client()
         request = self._request(http, method, path, payload, stream=stream)
-        attempts = Attempts(self.retry, on_retry)
+        attempts = Attempts(self.retry, on_status)
         while True:
             try:
                 response = http.send(request, stream=stream)
@@ -170,11 +172,11 @@ class MistralClient:
             except RETRYABLE as failure:
                 time.sleep(attempts.wait_after(failure))
 
-    async def _asend(self, http: httpx.AsyncClient, payload: dict[str, Any], *, stream: bool,
-                     on_retry: OnRetry) -> httpx.Response:
+    async def _asend(self, http: httpx.AsyncClient, payload: Payload, *, stream: bool,
+                     on_status: OnStatus) -> httpx.Response:
         """Async twin of :meth:`_send` for chat requests."""
         request = self._request(http, "POST", _CHAT, payload, stream=stream)
-        attempts = Attempts(self.retry, on_retry)
+        attempts = Attempts(self.retry, on_status)
         while True:
             try:
                 response = await http.send(request, stream=stream)
@@ -206,16 +208,16 @@ class MistralClient:
         return httpx.AsyncClient(base_url=self._url, auth=self._auth, timeout=self.timeout,
                                  verify=_tls())
 
-    def _wire(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _wire(self, payload: Payload) -> Chunk:
         return to_openai(payload)[0] if self.dialect == "openai" else payload
 
     def _request(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str,
-                 payload: dict[str, Any] | None, *, stream: bool) -> httpx.Request:
+                 payload: Payload | None, *, stream: bool) -> httpx.Request:
         """Build a request whose body is encoded a message at a time as it is sent (see :mod:`.body`)."""
         headers = self._headers(stream=stream)
         if payload is None:
             return http.build_request(method, path, headers=headers)
-        body = JSONBody(self._wire(payload))
+        body = JSONBody(self.wire(payload))
         headers |= {"Content-Type": "application/json", "Content-Length": str(len(body))}
         content = body.asynchronous() if isinstance(http, httpx.AsyncClient) else body
         return http.build_request(method, path, headers=headers, content=content)
@@ -286,10 +288,10 @@ class _ChunkReader:
         self._decoder = EventDecoder()
         self.done = False
 
-    def feed(self, text: str) -> Iterator[dict[str, Any]]:
+    def feed(self, text: str) -> Iterator[Chunk]:
         return self._take(self._decoder.feed(text))
 
-    def close(self) -> Iterator[dict[str, Any]]:
+    def close(self) -> Iterator[Chunk]:
         yield from self._take(self._decoder.close())
         if not self.done:
             raise APIConnectionError(
@@ -297,7 +299,7 @@ class _ChunkReader:
                 "Re-run the cell."
             )
 
-    def _take(self, events: list[str]) -> Iterator[dict[str, Any]]:
+    def _take(self, events: list[str]) -> Iterator[Chunk]:
         # One at a time, so chunks before a bad one in the same read still arrive.
         for data in events:
             if data == DONE:
@@ -312,7 +314,7 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _json(response: httpx.Response, base_url: str) -> dict[str, Any]:
+def _json(response: httpx.Response, base_url: str) -> Chunk:
     try:
         data = response.json()
     except ValueError:

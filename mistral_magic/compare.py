@@ -20,17 +20,16 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .conversation import Conversation
 from .errors import ReplyInterrupted, one_line
+from .live import LiveReply, Throttle
 from .params import PARAMETERS
-from .protocol import TextBuffer
-from .render import WAITING, IncrementalHTML, bundle
 
 if TYPE_CHECKING:
-    from .client import MistralClient
+    from .backend import Backend
     from .exchange import Request
 
 __all__ = ["Column", "combinations", "compare", "varied"]
 
-SETTINGS = ("model", *(parameter.name for parameter in PARAMETERS))
+SETTINGS = ("model", *(parameter.name for parameter in PARAMETERS if parameter.numeric))
 _AT_ONCE = 8  # columns streaming at the same time; the rest wait their turn
 _GRID = "display:grid;grid-template-columns:repeat(auto-fill,minmax(18em,1fr));gap:0.75em"
 _HEAD = "font-weight:600;font-size:0.85em;margin-bottom:0.3em"
@@ -53,7 +52,7 @@ def combinations(request: Request) -> list[Request]:
     return requests
 
 
-def compare(client: MistralClient, conversation: Conversation, request: Request, *,
+def compare(client: Backend, conversation: Conversation, request: Request, *,
             interval: float, display: Callable[..., Any] | None) -> list[dict[str, Any]]:
     """Run every combination at once into one grid; return a record per combination.
 
@@ -78,7 +77,7 @@ def compare(client: MistralClient, conversation: Conversation, request: Request,
         finally:
             column.done.set()
 
-    grid = _Grid(columns, display)
+    grid = _Grid(columns, display, Throttle(interval))
     threads = [threading.Thread(target=work, args=(column,), name="mistral-compare", daemon=True)
                for column in columns]
     for thread in threads:
@@ -86,7 +85,8 @@ def compare(client: MistralClient, conversation: Conversation, request: Request,
     try:
         while not all(column.done.is_set() for column in columns):
             time.sleep(max(interval, 0.02))
-            grid.refresh()
+            if grid.throttle.due():
+                grid.refresh()
     except KeyboardInterrupt:
         stop.set()
         grid.refresh(interrupted=True)
@@ -96,7 +96,7 @@ def compare(client: MistralClient, conversation: Conversation, request: Request,
 
 
 class Column:
-    """A Sink for one combination: a worker thread writes, the grid reads."""
+    """A Sink for one combination: a worker thread writes its :class:`~.live.LiveReply`, the grid reads it."""
 
     def __init__(self, request: Request, varied: list[str]) -> None:
         self.request = request
@@ -105,85 +105,79 @@ class Column:
             if name in SETTINGS and value is not None}}
         self.label = " · ".join([request.model] + [f"{name} {_number(request.options[name])}"
                                                     for name in varied if name != "model"])
+        self.live = LiveReply()
         self.reply: Any = None
         self.error: str | None = None
         self.done = threading.Event()
-        self.version = 0
-        self._parts = TextBuffer()
-        self._status = WAITING
-        self._notice = ""
-        self._footer = ""
-        self._html = IncrementalHTML()
-        self._lock = threading.Lock()
 
     def start(self) -> None:
         pass
 
     def status(self, text: str) -> None:
-        with self._lock:
-            self._status = text
-            self.version += 1
+        self.live.set_status(text)
 
     def append(self, text: str) -> None:
-        if text:
-            with self._lock:
-                self._parts.append(text)
-                self.version += 1
+        self.live.append(text)
 
     def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
-        with self._lock:
-            self._footer, self._notice = footer, notice
-            self.version += 1
+        self.live.finish(footer=footer, notice=notice)
 
     def fail(self, error: str) -> None:
-        with self._lock:
-            self.error = error
-            self.version += 1
+        self.error = error
+        self.live.finish(footer=self.live.footer, notice=error)
+
+    def interrupt(self) -> None:
+        """Mark a column still streaming when the comparison is interrupted."""
+        if not self.done.is_set():
+            self.live.finish(footer=self.live.footer, notice="interrupted")
 
     def result(self) -> dict[str, Any]:
         """The record ``--out`` gets: the settings, the answer (or what arrived), usage, the error if any."""
         if self.reply is None:
-            return {**self.settings, "text": str(self._parts), "usage": None, "error": self.error}
+            return {**self.settings, "text": self.live.text, "usage": None, "error": self.error}
         return {**self.settings, "text": self.reply.text, "usage": self.reply.usage, "error": None}
 
-    def html(self, interrupted: bool = False) -> str:
+    def html(self) -> str:
         """The column: its settings, then the reply so far (or its status), footer and notice."""
-        with self._lock:
-            text, status, notice, footer = str(self._parts), self._status, self._notice, self._footer
-            notice = self.error or ("interrupted" if interrupted and not self.done.is_set() else notice)
         head = f'<div style="{_HEAD}">{html.escape(self.label)}</div>'
-        if not text and not notice and not footer:
-            return f'{head}<span style="color:#888">{html.escape(status)}</span>'
-        return head + bundle(text, notice=notice, footer=footer, renderer=self._html)["text/html"]
+        if self.live.empty:
+            return f'{head}<span style="color:#888">{html.escape(self.live.status)}</span>'
+        return head + self.live.bundle()["text/html"]
 
     def plain(self) -> str:
-        with self._lock:
-            text, notice, footer = str(self._parts), self.error or self._notice, self._footer
-        lines = [f"[{self.label}]", text, notice and f"⚠ {notice}", footer and f"— {footer}"]
+        live = self.live
+        lines = [f"[{self.label}]", live.text, live.notice and f"⚠ {live.notice}", live.footer and f"— {live.footer}"]
         return "\n".join(line for line in lines if line)
 
 
 class _Grid:
-    """One output holding every column, redrawn only when a column changed."""
+    """One output holding every column, redrawn only when a column changed, as often as ``throttle`` lets it."""
 
-    def __init__(self, columns: list[Column], display: Callable[..., Any] | None) -> None:
+    def __init__(self, columns: list[Column], display: Callable[..., Any] | None, throttle: Throttle) -> None:
         self.columns = columns
-        self._display = display
+        self.throttle = throttle
         self._seen = -1
         self._handle = display(self._bundle(), raw=True, display_id=True) if display else None
 
     def refresh(self, *, final: bool = False, interrupted: bool = False) -> None:
+        if interrupted:
+            for column in self.columns:
+                column.interrupt()
         if self._handle is None:
             if final or interrupted:
                 print("\n\n".join(column.plain() for column in self.columns))
             return
-        version = sum(column.version for column in self.columns)
-        if version != self._seen or interrupted:
+        version = sum(column.live.version for column in self.columns)
+        if version != self._seen:
             self._seen = version
-            self._handle.update(self._bundle(interrupted), raw=True)
+            self.throttle.draw(self._bundle, self._show,
+                               lambda: max(column.live.open_share for column in self.columns))
 
-    def _bundle(self, interrupted: bool = False) -> dict[str, str]:
-        cells = "".join(f'<div style="{_CELL}">{column.html(interrupted)}</div>' for column in self.columns)
+    def _show(self, data: dict[str, str]) -> None:
+        self._handle.update(data, raw=True)
+
+    def _bundle(self) -> dict[str, str]:
+        cells = "".join(f'<div style="{_CELL}">{column.html()}</div>' for column in self.columns)
         return {"text/html": f'<div class="mistral-compare" style="{_GRID}">{cells}</div>',
                 "text/plain": "\n\n".join(column.plain() for column in self.columns)}
 

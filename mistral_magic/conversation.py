@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Iterator, Literal, TypedDict
 
 from .protocol import content_text
+from .tool_lines import shown_reply
 
 __all__ = ["FORMAT", "Conversation", "ConversationStore", "Message", "Turn", "count"]
 
@@ -45,7 +46,7 @@ class Turn:
 
     @property
     def prompt(self) -> str:
-        return str(self.messages[0].get("content", ""))
+        return content_text(self.messages[0].get("content"))
 
     @property
     def reply(self) -> str:
@@ -119,14 +120,15 @@ class Conversation:
         self._changed()
 
     def to_markdown(self) -> str:
-        """A readable transcript, turns numbered from 1."""
+        """A readable transcript, turns numbered from 1, each tool call on a line with its result."""
         with self._lock:
             parts = [f"**Conversation '{self.name}'** ({count(len(self.turns), 'turn')})"]
             if self.system:
                 parts.append(f"**system**\n\n{self.system}")
             for number, turn in enumerate(self.turns, 1):
-                parts.extend(f"**[{number}] {message['role']}**\n\n{content_text(message.get('content'))}"
-                             for message in turn.messages)
+                parts.append(f"**[{number}] user**\n\n{turn.prompt}")
+                if len(turn.messages) > 1:  # tool calls and their results read as the cell showed them
+                    parts.append(f"**[{number}] assistant**\n\n{shown_reply(turn.messages[1:])}")
             return "\n\n".join(parts)
 
     def tokens(self) -> tuple[int, int]:

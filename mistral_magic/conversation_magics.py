@@ -1,57 +1,44 @@
 """``%mistral_history`` and the other magics that look after the kernel's conversations.
 
 Show, undo, reset, save, load, export and fork conversations, list them, and
-count what they cost. They act on the store of the kernel's ``MistralMagics``,
-which the cells and panels share.
+count what they cost. They are given the store the cells and panels share,
+how to show Markdown, and the prices as the settings hold them.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Mapping, Sequence
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .conversation import FORMAT, Conversation, count
-from .params import chat_flag, parse_line
+from .conversation import FORMAT, Conversation, ConversationStore, count
+from .magic_options import chat_flag, parse_line
+from .prices import cost
 from .protocol import shorten
 
-if TYPE_CHECKING:
-    from .magics import MistralMagics
-
-__all__ = ["ConversationMagics", "DEFAULT_PRICES"]
-
-# USD per million tokens, [input, output]: Mistral's list prices as published in mid-2025.
-# Prices change; set MistralMagics.prices to the current ones.
-DEFAULT_PRICES = {
-    "mistral-large-latest": [2.0, 6.0],
-    "mistral-medium-latest": [0.4, 2.0],
-    "mistral-small-latest": [0.1, 0.3],
-    "ministral-8b-latest": [0.1, 0.1],
-    "ministral-3b-latest": [0.04, 0.04],
-    "codestral-latest": [0.3, 0.9],
-    "open-mistral-nemo": [0.15, 0.15],
-}
-
-
+__all__ = ["ConversationMagics"]
 
 @magics_class
 class ConversationMagics(Magics):
     """Look after the conversations that ``%%mistral`` cells and panels hold."""
 
-    def __init__(self, shell: Any, chat: MistralMagics) -> None:
+    def __init__(self, shell: Any, store: ConversationStore, show: Callable[[str], None],
+                 prices: Callable[[], Mapping[str, Sequence[float]]]) -> None:
         super().__init__(shell=shell)
-        self._chat = chat
+        self._store = store
+        self._show = show
+        self._prices = prices
 
     @magic_arguments()
     @chat_flag()
     @line_magic
     def mistral_history(self, line: str) -> None:
         """Show a conversation's system message and turns, numbered (the numbers %mistral_fork takes)."""
-        self._chat.show_markdown(self._existing(parse_line(self.mistral_history, line).chat).to_markdown())
+        self._show(self._existing(parse_line(self.mistral_history, line).chat).to_markdown())
 
     @magic_arguments()
     @chat_flag()
@@ -100,7 +87,7 @@ class ConversationMagics(Magics):
         """Load a conversation saved by %mistral_save, as the name it was saved under or -c NAME."""
         args = parse_line(self.mistral_load, line)
         data = _read_saved(args.file)
-        conversation = self._chat.store[args.chat or data.get("name") or "default"]
+        conversation = self._store[args.chat or data.get("name") or "default"]
         conversation.restore(data)
         print(f"Loaded {count(len(conversation), 'turn')} into '{conversation.name}' from {args.file}.")
 
@@ -131,10 +118,10 @@ class ConversationMagics(Magics):
         source = self._existing(args.chat)
         if args.at is not None and not 0 <= args.at <= len(source):
             raise UsageError(f"--at must be between 0 and {len(source)}, the turns of '{source.name}'.")
-        if args.new in self._chat.store and len(self._chat.store[args.new]):
+        if args.new in self._store and len(self._store[args.new]):
             raise UsageError(f"'{args.new}' already has turns: pick another name, or "
                              f"%mistral_reset -c {args.new} first.")
-        fork = self._chat.store[args.new]
+        fork = self._store[args.new]
         fork.restore(source.to_dict(), turns=args.at)
         print(f"'{fork.name}' starts from {count(len(fork), 'turn')} of '{source.name}'. "
               f"Continue it with %%mistral -c {fork.name}.")
@@ -143,50 +130,39 @@ class ConversationMagics(Magics):
     def mistral_chats(self, line: str) -> None:
         """List the kernel's conversations with their turns and tokens."""
         rows = ["| conversation | turns | tokens in | tokens out | system message |", "|---|---|---|---|---|"]
-        for name in sorted(self._chat.store):
-            conversation = self._chat.store[name]
+        for name in sorted(self._store):
+            conversation = self._store[name]
             tokens_in, tokens_out = conversation.tokens()
             system = repr(shorten(conversation.system, 40)) if conversation.system else ""
             rows.append(f"| {name} | {len(conversation)} | {tokens_in} | {tokens_out} | {system} |")
-        self._chat.show_markdown("\n".join(rows) if len(rows) > 2 else "No conversations yet.")
+        self._show("\n".join(rows) if len(rows) > 2 else "No conversations yet.")
 
     @line_magic
     def mistral_usage(self, line: str) -> None:
         """Tokens in and out per conversation and for the kernel, with an estimated cost."""
-        prices, unpriced = self._chat.prices, set()
+        prices = self._prices()
+        unpriced: set[str] = set()
         rows = ["| conversation | turns | tokens in | tokens out | est. cost (USD) |", "|---|---|---|---|---|"]
         totals = [0, 0, 0, 0.0]
-        for name in sorted(self._chat.store):
-            conversation = self._chat.store[name]
-            cost = sum(_cost(turn.model or "", turn.usage or {}, prices, unpriced) for turn in conversation.turns)
+        for name in sorted(self._store):
+            conversation = self._store[name]
+            spent = sum(cost(turn.model or "", turn.usage or {}, prices, unpriced) for turn in conversation.turns)
             tokens_in, tokens_out = conversation.tokens()
-            rows.append(f"| {name} | {len(conversation)} | {tokens_in} | {tokens_out} | {cost:.4f} |")
+            rows.append(f"| {name} | {len(conversation)} | {tokens_in} | {tokens_out} | {spent:.4f} |")
             totals = [totals[0] + len(conversation), totals[1] + tokens_in, totals[2] + tokens_out,
-                      totals[3] + cost]
+                      totals[3] + spent]
         rows.append(f"| **kernel** | {totals[0]} | {totals[1]} | {totals[2]} | {totals[3]:.4f} |")
         note = ("Prices: USD per million tokens from MistralMagics.prices (defaults: Mistral's list "
                 "prices in mid-2025; set current ones with %config).")
         if unpriced:
             note += f" No price for {', '.join(sorted(unpriced))}: not counted."
-        self._chat.show_markdown("\n".join(rows) + f"\n\n*{note}*")
+        self._show("\n".join(rows) + f"\n\n*{note}*")
 
     def _existing(self, name: str) -> Conversation:
-        if name not in self._chat.store:
-            known = ", ".join(sorted(self._chat.store)) or "none"
+        if name not in self._store:
+            known = ", ".join(sorted(self._store)) or "none"
             raise UsageError(f"no conversation named '{name}'. Known: {known}.")
-        return self._chat.store[name]
-
-
-def _cost(model: str, usage: dict[str, Any], prices: dict[str, Any], unpriced: set[str]) -> float:
-    """Estimated USD for one turn; a dated model id takes its family's ``-latest`` price."""
-    price = prices.get(model) or next(
-        (value for key, value in sorted(prices.items(), key=lambda item: -len(item[0]))
-         if model.startswith(key.removesuffix("-latest"))), None)
-    if price is None:
-        if model:
-            unpriced.add(model)
-        return 0.0
-    return ((usage.get("prompt_tokens") or 0) * price[0] + (usage.get("completion_tokens") or 0) * price[1]) / 1e6
+        return self._store[name]
 
 
 def _read_saved(file: str) -> dict[str, Any]:

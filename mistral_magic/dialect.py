@@ -14,7 +14,7 @@ from typing import Any
 
 from .protocol import content_text
 
-__all__ = ["DIALECTS", "PREFIX_NOTICE", "SAFETY_PROMPT", "SAFE_PROMPT_NOTICE", "to_openai",
+__all__ = ["DIALECTS", "PREFIX_NOTICE", "SAFETY_PROMPT", "SAFE_PROMPT_NOTICE", "notices", "to_openai",
            "with_safety_prompt"]
 
 DIALECTS = ("mistral", "openai")
@@ -34,7 +34,6 @@ PREFIX_NOTICE = ("prefix is Mistral-only: sent as vLLM's continue_final_message;
 def to_openai(payload: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Rewrite a Mistral request body for an OpenAI-compatible server; return it and its notices."""
     body = dict(payload)
-    notices = []
     messages = [_flat(message) for message in body["messages"]]
     if "random_seed" in body:
         body["seed"] = body.pop("random_seed")
@@ -45,13 +44,18 @@ def to_openai(payload: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         body["stream_options"] = {"include_usage": True}
     if body.pop("safe_prompt", None):
         messages = with_safety_prompt(messages)
-        notices.append(SAFE_PROMPT_NOTICE)
     if messages and messages[-1].get("prefix"):
         messages[-1] = {key: value for key, value in messages[-1].items() if key != "prefix"}
         body.update(continue_final_message=True, add_generation_prompt=False)
-        notices.append(PREFIX_NOTICE)
     body["messages"] = messages
-    return body, notices
+    return body, notices(payload)
+
+
+def notices(payload: dict[str, Any]) -> list[str]:
+    """What :func:`to_openai` emulates in this body, found without rewriting it."""
+    messages = payload["messages"]
+    return ([SAFE_PROMPT_NOTICE] if payload.get("safe_prompt") else []) + (
+        [PREFIX_NOTICE] if messages and messages[-1].get("prefix") else [])
 
 
 def with_safety_prompt(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

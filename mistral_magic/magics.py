@@ -9,95 +9,52 @@ never a setting: it is read from the environment variable named by
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, observe, validate
+from traitlets import Dict, Enum, Float, Int, Unicode, default, observe
 
-from . import checks
+from . import checks, params
 from .conversation import ConversationStore
-from .conversation_magics import DEFAULT_PRICES
-from .errors import ConfigError
-from .params import PARAMETERS, chat_flag, parse_line
+from .magic_options import api_flags, chat_flag, flag_type, parse_line, setting_check, several, traits
+from .prices import DEFAULT_PRICES
+from .router import Router
 
 if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .client import MistralClient
     from .exchange import Request
-    from .router import Router
-    from .render import Sink
+    from .live import Sink
 
-__all__ = ["MistralMagics"]
-
-_PARAMETER = {p.name: p for p in PARAMETERS}
+__all__ = ["MistralMagics", "loaded"]
 
 
-def _api_flags(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add one flag per sampling parameter, named as in the API."""
-    for parameter in reversed(PARAMETERS):
-        func = argument(*parameter.flags, type=_several(parameter.parse), metavar="VALUE",
-                        help=parameter.help)(func)
-    return func
+def loaded(shell: InteractiveShell | None = None) -> MistralMagics | None:
+    """The ``MistralMagics`` of ``shell`` (the running IPython if not given), if the extension is loaded."""
+    if shell is None:
+        from IPython import get_ipython
 
-
-def _several(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """Read ``a,b`` as a tuple of values, for --compare; a single value as itself."""
-    def read(text: str) -> Any:
-        parts = [part.strip() for part in text.split(",")]
-        if len(parts) == 1:
-            return parse(text)
-        if not all(parts):
-            raise argparse.ArgumentTypeError(f"{text!r} has an empty value between commas")
-        return tuple(parse(part) for part in parts)
-    return read
-
-
-def _flag_type(check: Callable[[str, str], str], flag: str) -> Callable[[str], str]:
-    """An argparse type from a check, so its message reaches the user as the usage error."""
-    def read(text: str) -> str:
-        try:
-            return check(text, flag)
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return read
-
-
-class SettingError(ConfigError, TraitError):
-    """A bad ``%config`` value: one line, and traitlets keeps the previous value."""
-
-
-def _setting(check: Callable[[str, str], str], name: str) -> Any:
-    """A trait validator that refuses through ``check``, naming ``MistralMagics.<name>``."""
-    def validator(self: Any, proposal: Any) -> str:
-        try:
-            return check(proposal["value"], f"MistralMagics.{name}")
-        except ConfigError as exc:
-            raise SettingError(str(exc)) from None
-    return validate(name)(validator)
+        shell = get_ipython()
+    magics = shell.magics_manager.registry.get(MistralMagics.__name__) if shell is not None else None
+    return magics if isinstance(magics, MistralMagics) else None
 
 
 @magics_class
 class MistralMagics(Magics):
     """Chat with Mistral models from notebook cells."""
 
-    model = Unicode("mistral-small-latest", help="Model used when a cell names none.").tag(config=True)
+    model = Unicode(params.DEFAULT_MODEL, help="Model used when a cell names none.").tag(config=True)
     base_url = Unicode(help="API root. Default: $MISTRAL_BASE_URL, else https://api.mistral.ai.").tag(
         config=True)
-    api_key_env = Unicode("MISTRAL_API_KEY",
+    api_key_env = Unicode(params.KEY_VARIABLE,
                           help="Environment variable that holds the API key.").tag(config=True)
     dialect = Enum(("mistral", "openai"), "mistral",
                    help="'openai' for OpenAI-compatible servers (vLLM, Ollama, llama.cpp's server, "
                         "LM Studio) at base_url; 'mistral' for Mistral's API.").tag(config=True)
-    temperature = _PARAMETER["temperature"].trait()
-    top_p = _PARAMETER["top_p"].trait()
-    max_tokens = _PARAMETER["max_tokens"].trait()
-    random_seed = _PARAMETER["random_seed"].trait()
-    presence_penalty = _PARAMETER["presence_penalty"].trait()
-    frequency_penalty = _PARAMETER["frequency_penalty"].trait()
-    stop = List(Unicode(), help="Stop sequences sent with every request.").tag(config=True)
-    safe_prompt = Bool(False, help="Ask for Mistral's safety system prompt on every request.").tag(
-        config=True)
+    locals().update(traits())  # temperature, top_p, ..., stop, safe_prompt: one per parameter
     connect_timeout = Float(10.0, min=0.1, help="Seconds to wait for a connection.").tag(config=True)
     read_timeout = Float(120.0, min=0.1,
                          help="Seconds to wait for each piece of a reply.").tag(config=True)
@@ -120,40 +77,35 @@ class MistralMagics(Magics):
         super().__init__(shell=shell)
         self.store = ConversationStore()
         self.base_url  # noqa: B018  (read now, so a refused %config value rolls back to it, not to "")
-        self._client: Router | None = None
+        self.client = Router(self._remote)  # cells and panels share it; it follows every %config
         self._cell_id: str | None = None
 
     @default("base_url")
     def _default_base_url(self) -> str:
-        return checks.base_url_setting()
+        return params.base_url()[0]
 
-    _check_model = _setting(checks.model_name, "model")
-    _check_base_url = _setting(checks.base_url, "base_url")
-    _check_api_key_env = _setting(checks.environment_variable, "api_key_env")
+    _check_model = setting_check(checks.model_name, "model")
+    _check_base_url = setting_check(checks.base_url, "base_url")
+    _check_api_key_env = setting_check(checks.environment_variable, "api_key_env")
 
     @observe("base_url", "api_key_env", "dialect", "connect_timeout", "read_timeout", "max_retries",
              "retry_max_wait")
     def _settings_changed(self, change: Any) -> None:
         self.close()
 
-    @property
-    def client(self) -> Router:
-        """The kernel's client: ``local:`` models in-process, the rest over HTTP."""
-        if self._client is None:
-            from .client import MistralClient
-            from .retry import RetryPolicy
-            from .router import Router
+    def _remote(self) -> MistralClient:
+        """The HTTP client as the settings are now; made again after any of them changes."""
+        from .client import MistralClient
+        from .retry import RetryPolicy
 
-            self._client = Router(MistralClient(
-                base_url=self.base_url, api_key_env=self.api_key_env, dialect=self.dialect,
-                connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
-                retry=RetryPolicy(retries=self.max_retries, max_total=self.retry_max_wait)))
-        return self._client
+        return MistralClient(
+            base_url=self.base_url, api_key_env=self.api_key_env, dialect=self.dialect,
+            connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
+            retry=RetryPolicy(retries=self.max_retries, max_total=self.retry_max_wait))
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Close connections; the next request connects with the settings then."""
+        self.client.close()
 
     def pre_run_cell(self, info: Any) -> None:
         self._cell_id = getattr(info, "cell_id", None)
@@ -163,15 +115,12 @@ class MistralMagics(Magics):
 
     @no_var_expand
     @magic_arguments()
-    @argument("-m", "--model", metavar="NAME", type=_several(_flag_type(checks.model_name, "-m")),
+    @argument("-m", "--model", metavar="NAME", type=several(flag_type(checks.model_name, "-m")),
               help="Model to ask (default: MistralMagics.model).")
     @chat_flag()
     @argument("--role", choices=("user", "system"), default="user",
               help="'system' makes the cell the conversation's system message and sends nothing.")
-    @_api_flags
-    @argument("--stop", action="append", metavar="TEXT", help="Stop sequence; repeat for several.")
-    @argument("--safe-prompt", action="store_true", default=None,
-              help="Prepend Mistral's safety system prompt.")
+    @api_flags
     @argument("--prefix", metavar="TEXT", help="Make the reply start with TEXT.")
     @argument("--json", action="store_true", help="Ask for a JSON object (response_format json_object).")
     @argument("--schema", metavar="NAME",
@@ -188,7 +137,7 @@ class MistralMagics(Magics):
     @argument("--once", action="store_true",
               help="Send only this cell (and the system message); record nothing.")
     @argument("--no-stream", action="store_true", help="Wait for the whole reply, then show it.")
-    @argument("-o", "--out", metavar="NAME", type=_flag_type(checks.variable_name, "-o"),
+    @argument("-o", "--out", metavar="NAME", type=flag_type(checks.variable_name, "-o"),
               help="Store the reply text in this variable (--json: the parsed object; --schema: the "
                    "validated one; --compare: a record per combination; --dry-run: the body).")
     @cell_magic
@@ -234,7 +183,7 @@ class MistralMagics(Magics):
 
     @magic_arguments()
     @chat_flag()
-    @argument("-m", "--model", metavar="MODEL", type=_flag_type(checks.model_name, "-m"),
+    @argument("-m", "--model", metavar="MODEL", type=flag_type(checks.model_name, "-m"),
               help="Model to start with (default: MistralMagics.model).")
     @line_magic
     def mistral_panel(self, line: str) -> Any:
@@ -245,10 +194,10 @@ class MistralMagics(Magics):
             %mistral_panel -c notes
         """
         args = parse_line(self.mistral_panel, line)
-        from .panel import ChatPanel, options_of
+        from .panel import ChatPanel
 
         return ChatPanel(self.store, self.client, chat=args.chat, model=args.model or self.model,
-                         options=options_of(self), interval=self.update_interval)
+                         options=params.settings_of(self), interval=self.update_interval)
 
     def _request(self, args: Any, cell: str) -> Request:
         from .exchange import Request
@@ -258,12 +207,10 @@ class MistralMagics(Magics):
         if not cell.strip():
             raise UsageError("the cell is empty: write your message below the %%mistral line.")
         _check_combinations(args)
-        options = {p.name: _first(getattr(args, p.name), getattr(self, p.name)) for p in PARAMETERS}
-        options["stop"] = args.stop or self.stop or None
-        options["safe_prompt"] = True if args.safe_prompt or self.safe_prompt else None
         schema = self._resolve(Schema.from_namespace, args.schema) if args.schema else None
-        options["response_format"] = (schema.response_format() if schema else
-                                      {"type": "json_object"} if args.json else None)
+        response_format = schema.response_format() if schema else {"type": "json_object"} if args.json else None
+        flags = {parameter.name: getattr(args, parameter.name) for parameter in params.PARAMETERS}
+        options = params.request_options(params.settings_of(self), {**flags, "response_format": response_format})
         tools = (self._resolve(Toolbox.from_namespace, args.tools, self.max_tool_rounds)
                  if args.tools else None)
         return Request(prompt=cell.strip(), model=args.model or self.model, options=options,
@@ -296,7 +243,7 @@ class MistralMagics(Magics):
         from . import preview
         from .compare import combinations
 
-        shown = preview.bodies(conversation, combinations(request) if args.compare else [request])
+        shown = preview.bodies(self.client, conversation, combinations(request) if args.compare else [request])
         self.show_markdown(preview.markdown(shown))
         if args.out:
             self.shell.user_ns[args.out] = shown if args.compare else shown[0]
@@ -317,7 +264,7 @@ class MistralMagics(Magics):
         return self.output == "markdown"
 
     def _sink(self) -> Sink:
-        from .render import LiveMarkdown, LiveText
+        from .cell_output import LiveMarkdown, LiveText
 
         return LiveMarkdown(interval=self.update_interval) if self._rich() else LiveText()
 
@@ -345,14 +292,11 @@ def _check_combinations(args: Any) -> None:
     for first, second, why in _CONFLICTS:
         if getattr(args, first) and getattr(args, second):
             raise UsageError(f"--{first.replace('_', '-')} and --{second} do not go together: {why}.")
-    several = [name for name in ("model", *_PARAMETER) if isinstance(getattr(args, name), tuple)]
+    several = [name for name in ("model", *(p.name for p in params.PARAMETERS if p.numeric))
+               if isinstance(getattr(args, name), tuple)]
     if several and not args.compare:
         flags = ", ".join("--" + name.replace("_", "-") for name in several)
         raise UsageError(f"{flags} got several values: add --compare to run each side by side.")
     if args.compare and not several:
         raise UsageError("--compare needs several comma-separated values of a setting, such as "
                          "-m mistral-small-latest,mistral-large-latest or -t 0,0.7.")
-
-
-def _first(*values: Any) -> Any:
-    return next((value for value in values if value is not None), None)

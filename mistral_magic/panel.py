@@ -17,95 +17,23 @@ import functools
 import html
 import operator
 import threading
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import ipywidgets as widgets
 
-from .client import MistralClient
-from .conversation import Conversation, ConversationStore, Turn, count
+from .conversation import Conversation, ConversationStore, Turn
 from .errors import MistralError, one_line
 from .exchange import Request, run_turn
-from .params import PARAMETERS
-from .protocol import TextBuffer, content_text
-from .render import WAITING, IncrementalHTML, bundle, render_html
+from .panel_view import ReplyView, close_widget, question_widget, turn_widget
+from .params import DEFAULT_MODEL, request_options, settings_of
 
-__all__ = ["ChatPanel", "ReplyView", "options_of"]
+if TYPE_CHECKING:
+    from .backend import Backend
 
-DEFAULT_MODEL = "mistral-small-latest"
-_ROLES = {"user": ("You", "37,99,235", "margin-left:10%"),
-          "assistant": ("Mistral", "234,88,12", "margin-right:10%")}
+__all__ = ["ChatPanel"]
+
 _WIDE = {"description_width": "initial"}
-
-
-def options_of(magics: Any) -> dict[str, Any]:
-    """The request options ``MistralMagics`` gives every cell, so a panel sends the same."""
-    options = {parameter.name: getattr(magics, parameter.name) for parameter in PARAMETERS}
-    options.update(stop=list(magics.stop) or None, safe_prompt=magics.safe_prompt or None)
-    return options
-
-
-class ReplyView:
-    """A Sink that streams one reply into its own HTML widget, throttled like LiveMarkdown."""
-
-    def __init__(self, status: Callable[[str], None], *, interval: float = 1 / 12,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.widget = widgets.HTML()
-        self.interval = interval
-        self.tokens = 0
-        self.updates = 0
-        self.completed = False
-        self._status = status
-        self._clock = clock
-        self._parts = TextBuffer()
-        self._html = IncrementalHTML()
-        self._shown_at: float | None = None
-        self._halted = False
-        self._lock = threading.Lock()  # Stop (kernel thread) and chunks (worker) both draw
-
-    def start(self) -> None:
-        self.status(WAITING)
-
-    def status(self, text: str) -> None:
-        """Show why the reply is not here yet (waiting, retrying)."""
-        self._put(_bubble("assistant", f'<span style="color:#888">{html.escape(text)}</span>'))
-        self._status(text)
-
-    def append(self, text: str) -> None:
-        with self._lock:
-            if not text or self._halted:
-                return
-            self._parts.append(text)
-            self.tokens += 1
-            now = self._clock()
-            if self._shown_at is not None and now - self._shown_at < self.interval:
-                return
-            self._shown_at = now
-            self._put(self._reply())
-        self._status(f"streaming · {count(self.tokens, 'token')} so far")
-
-    def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
-        with self._lock:
-            if notice and self._halted:
-                return  # stopped: keep that mark, whatever ended the stream afterwards
-            self.completed = not notice
-            self._put(self._reply(notice))
-        if footer:
-            self._status(footer)
-
-    def halt(self, notice: str) -> None:
-        """Show the reply as stopped now, without waiting for the worker to notice."""
-        with self._lock:
-            self._halted = True
-            self._put(self._reply(notice))
-
-    def _reply(self, notice: str = "") -> str:
-        return _bubble("assistant", bundle(str(self._parts), notice=notice, renderer=self._html)["text/html"])
-
-    def _put(self, markup: str) -> None:
-        self.widget.value = markup
-        self.updates += 1
 
 
 @dataclass
@@ -120,8 +48,8 @@ class _Flight:
     settled: bool = False
 
     def close(self) -> None:
-        _close(self.question)
-        _close(self.view.widget)
+        close_widget(self.question)
+        close_widget(self.view.widget)
 
 
 class ChatPanel(widgets.VBox):
@@ -136,16 +64,23 @@ class ChatPanel(widgets.VBox):
     in seconds, that the reply being streamed is redrawn.
     """
 
-    def __init__(self, store: ConversationStore | None = None, client: MistralClient | None = None, *,
+    def __init__(self, store: ConversationStore | None = None, client: Backend | None = None, *,
                  chat: str = "default", model: str | None = None,
                  options: Mapping[str, Any] | None = None, interval: float | None = None) -> None:
-        magics = _loaded_magics() if store is None and client is None else None
+        from .magics import loaded
+
+        magics = loaded() if store is None and client is None else None
         if magics is not None:
             store, client, model = magics.store, magics.client, model or magics.model
-            options = options_of(magics) if options is None else options
+            options = settings_of(magics) if options is None else options
             interval = magics.update_interval if interval is None else interval
         self._owns_client = client is None
-        self.client = MistralClient() if client is None else client
+        if client is None:
+            from .client import MistralClient
+            from .router import Router
+
+            client = Router(MistralClient)
+        self.client = client
         self.store = store if store is not None else ConversationStore()
         self.interval = 1 / 12 if interval is None else interval
         self._defaults = dict(options or {})
@@ -213,7 +148,7 @@ class ChatPanel(widgets.VBox):
         if not text or self._busy():
             return
         request = Request(prompt=text, model=self._model(), options=self._options())
-        flight = _Flight(text, widgets.HTML(_bubble("user", render_html(text))))
+        flight = _Flight(text, question_widget(text))
         flight.view = ReplyView(functools.partial(self._status_from, flight), interval=self.interval)
         with self._lock:
             self._discard_last()
@@ -275,10 +210,10 @@ class ChatPanel(widgets.VBox):
         return str(self.model_box.value).strip() or self._default_model
 
     def _options(self) -> dict[str, Any]:
-        options = dict(self._defaults)
-        options["temperature"] = round(self.temperature.value, 2) if self.temperature_set.value else None
-        options["max_tokens"] = self.max_tokens.value or None
-        return options
+        """The settings the panel was given, as its controls now set them."""
+        temperature = round(self.temperature.value, 2) if self.temperature_set.value else None
+        return request_options({**self._defaults, "temperature": temperature,
+                                "max_tokens": self.max_tokens.value or None}, {})
 
     def _list_models(self) -> None:
         """Fill the model list from GET /v1/models; type a name instead when that fails."""
@@ -302,7 +237,7 @@ class ChatPanel(widgets.VBox):
                 value=self._model(), description="model", style=_WIDE)
             self._settings.children = [self.model_box if child is dropdown else child
                                        for child in self._settings.children]
-            _close(dropdown)
+            close_widget(dropdown)
             if not self._busy():
                 self._set_status(reason, error=True)
 
@@ -349,10 +284,10 @@ class ChatPanel(widgets.VBox):
             shown: dict[int, tuple[Turn, widgets.HTML]] = {}
             for turn in list(self.conversation.turns):
                 known = self._turns.get(id(turn))
-                shown[id(turn)] = known if known and known[0] is turn else (turn, _turn_widget(turn))
+                shown[id(turn)] = known if known and known[0] is turn else (turn, turn_widget(turn))
             for key, (_, widget) in self._turns.items():
                 if shown.get(key, (None, None))[1] is not widget:
-                    _close(widget)
+                    close_widget(widget)
             self._turns = shown
             children = [widget for _, widget in shown.values()] + self._open_exchange()
             self.transcript.children = tuple(reversed(children))  # column-reverse keeps the newest in view
@@ -396,7 +331,7 @@ class ChatPanel(widgets.VBox):
             self._closed = True
             self._unobserve()
             for widget in self._widgets():
-                _close(widget)
+                close_widget(widget)
         if self._owns_client:
             self.client.close()
         self.layout.close()
@@ -411,41 +346,3 @@ class ChatPanel(widgets.VBox):
             widget = stack.pop()
             stack.extend(getattr(widget, "children", ()))
             yield widget
-
-
-def _turn_widget(turn: Turn) -> widgets.HTML:
-    """A committed turn, rendered once; it keeps its widget while the conversation grows."""
-    bubbles = [_bubble(message["role"], render_html(content_text(message.get("content"))))
-               for message in turn.messages]
-    parts = [turn.model or ""]
-    if turn.usage:
-        parts.append(f"{turn.usage.get('prompt_tokens', '?')} in / "
-                     f"{turn.usage.get('completion_tokens', '?')} out tokens")
-    footer = " · ".join(part for part in parts if part)
-    note = f'<div style="color:#888;font-size:0.8em">{html.escape(footer)}</div>' if footer else ""
-    return widgets.HTML("".join(bubbles) + note)
-
-
-def _bubble(role: str, body: str) -> str:
-    """One message, its speaker named and coloured, so user and assistant turns stand apart."""
-    label, rgb, side = _ROLES.get(role, (role, "120,120,120", ""))
-    return (f'<div class="mistral-{html.escape(role)}" style="{side};margin-top:6px;padding:4px 10px;'
-            f'line-height:1.45;border-radius:8px;background:rgba({rgb},.07);border:1px solid rgba({rgb},.3)">'
-            f'<div style="font-size:0.8em;font-weight:600;color:rgb({rgb})">{html.escape(label)}</div>'
-            f"{body}</div>")
-
-
-def _close(widget: widgets.Widget) -> None:
-    """Close a widget with its layout and style, which closing it leaves open."""
-    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
-        if isinstance(part, widgets.Widget):
-            part.close()
-    widget.close()
-
-
-def _loaded_magics() -> Any:
-    """The running IPython's MistralMagics, if ``%load_ext mistral_magic`` ran."""
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    return shell.magics_manager.registry.get("MistralMagics") if shell is not None else None

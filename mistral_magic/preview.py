@@ -1,6 +1,7 @@
 """``--dry-run``: the request bodies a cell would send, shown instead of sent.
 
-The body is built by the code that builds real requests, so what is shown is
+The body is built by the code that builds real requests and rewritten by the
+backend as it would be (the openai dialect's form, say), so what is shown is
 exactly what would go out. The key travels in a header, never in the body, so
 it cannot appear here.
 """
@@ -13,17 +14,18 @@ from typing import TYPE_CHECKING, Any
 from .quoting import code_block
 
 if TYPE_CHECKING:
+    from .backend import Backend
     from .conversation import Conversation
     from .exchange import Request
 
 __all__ = ["bodies", "markdown"]
 
 
-def bodies(conversation: Conversation, requests: list[Request]) -> list[dict[str, Any]]:
-    """The body of the first request of each: tool rounds, if any, would follow it."""
+def bodies(backend: Backend, conversation: Conversation, requests: list[Request]) -> list[dict[str, Any]]:
+    """The body of the first request of each, as ``backend`` would send it; tool rounds would follow."""
     from .exchange import request_body
 
-    return [request_body(request, request.messages(conversation)) for request in requests]
+    return [backend.wire(request_body(request, request.messages(conversation))) for request in requests]
 
 
 def markdown(shown: list[dict[str, Any]]) -> str:

@@ -1,28 +1,22 @@
-"""Showing replies: safe Markdown to HTML, and live outputs that stream cheaply.
+"""Safe Markdown to HTML, rendered incrementally for text that only grows.
 
 Model output is untrusted, so the renderer is markdown-it-py's ``js-default``
 preset: raw HTML is escaped, and ``javascript:``, ``vbscript:``, ``file:`` and
-non-image ``data:`` links are refused. A live output keeps one display id and
-updates it at most every ``interval`` seconds, so a fast stream sends a
-handful of messages rather than one per chunk, and it renders each finished
-Markdown block once, so an update costs the same at the end of a long reply
-as at its start.
+non-image ``data:`` links are refused. :class:`IncrementalHTML` renders each
+finished Markdown block once, so a streaming reply (:mod:`.live`) costs the
+same to redraw at its end as at its start.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import sys
 import threading
-import time
-from typing import Any, Callable, Protocol, TextIO
+from typing import Any
 
 from .protocol import TextBuffer
 
-__all__ = ["IncrementalHTML", "LiveMarkdown", "LiveText", "Sink", "bundle", "render_html"]
-
-WAITING = "waiting for model…"
+__all__ = ["IncrementalHTML", "bundle", "render_html", "warm_up"]
 
 _md: Any = None
 _md_lock = threading.Lock()
@@ -52,6 +46,12 @@ def _open_link_in_new_tab(self: Any, tokens: Any, idx: int, options: Any, env: A
     return self.renderToken(tokens, idx, options, env)  # type: ignore[no-any-return]
 
 
+def warm_up() -> None:
+    """Build the parser on a thread while a request is in flight, not on the reply's first token."""
+    if _md is None:
+        threading.Thread(target=_markdown, name="mistral-magic-warm-up", daemon=True).start()
+
+
 def render_html(markdown: str) -> str:
     """Render untrusted Markdown to HTML that carries no script."""
     return _markdown().render(markdown)  # type: ignore[no-any-return]
@@ -76,9 +76,6 @@ def bundle(markdown: str, *, notice: str = "", footer: str = "",
     body.append("</div>")
     return {"text/html": "".join(body), "text/markdown": text, "text/plain": text}
 
-
-# Rendering gets at most 1/_SLOWDOWN of a stream's time, however costly an update becomes.
-_SLOWDOWN = 50
 
 # Characters of Markdown parsed at once when an update has a long tail to catch up on.
 _STEP = 8192
@@ -166,116 +163,3 @@ def _last_cut(tail: str, tokens: list[Any]) -> tuple[int, int] | None:
                 and not _LIST_MARKER.match(first)):
             return index, sum(map(len, lines[:line])) + line
     return None
-
-
-class Sink(Protocol):
-    """Where a reply streams to: a cell output, a terminal, a widget."""
-
-    def start(self) -> None: ...
-    def status(self, text: str) -> None: ...
-    def append(self, text: str) -> None: ...
-    def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
-        """End the reply; ``record`` says how it was produced (kept as output metadata)."""
-
-
-class LiveMarkdown:
-    """One rich output for one reply, updated in place and throttled.
-
-    ``display`` is IPython's ``display`` unless given (benchmarks and tests
-    pass a recorder); it must accept ``raw=True, display_id=True`` and return
-    a handle with ``update(data, raw=True)``.
-    """
-
-    def __init__(self, *, interval: float = 1 / 12, clock: Callable[[], float] = time.monotonic,
-                 display: Callable[..., Any] | None = None) -> None:
-        self.interval = interval
-        self._clock = clock
-        self._display = display
-        self._text = ""
-        self._pending = TextBuffer()
-        self._html = IncrementalHTML()
-        self._handle: Any = None
-        self._shown_at: float | None = None
-        self._wait = interval
-        self.updates = 0
-
-    def start(self) -> None:
-        if _md is None:
-            # Build the parser while the request is in flight, not on the first token.
-            threading.Thread(target=_markdown, name="mistral-magic-warm-up", daemon=True).start()
-        display = self._display
-        if display is None:
-            from IPython.display import display
-        self._handle = display(_quiet(WAITING), raw=True, display_id=True)
-
-    def status(self, text: str) -> None:
-        """Show why the reply is not here yet (waiting, retrying)."""
-        self._show(_quiet(text))
-
-    def append(self, text: str) -> None:
-        if not text:
-            return
-        self._pending.append(text)
-        now = self._clock()
-        if self._shown_at is None or now - self._shown_at >= self._wait:
-            started = time.perf_counter()
-            data = self._bundle()
-            rendered = time.perf_counter()
-            self._show(data)
-            # What the next update repeats (rendering the open block, sending the whole output)
-            # may cost at most 1/_SLOWDOWN of the wait for it, so a block that grows without end
-            # (one huge list) is shown less often rather than slowing the kernel. Blocks that
-            # were rendered once for good don't count.
-            repeats = (rendered - started) * self._html.open_share + time.perf_counter() - rendered
-            self._wait = max(self.interval, repeats * _SLOWDOWN)
-            self._shown_at = now
-
-    def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
-        if not self._text and not self._pending and not footer:
-            # Nothing arrived: clear the indicator; the error line below says why.
-            self._show({"text/plain": ""})
-            return
-        self._show(self._bundle(notice=notice, footer=footer),
-                   {"mistral_magic": record} if record else None)
-
-    def _bundle(self, *, notice: str = "", footer: str = "") -> dict[str, str]:
-        if self._pending:
-            self._text += str(self._pending)
-            self._pending = TextBuffer()
-        return bundle(self._text, notice=notice, footer=footer, renderer=self._html)
-
-    def _show(self, data: dict[str, str], metadata: dict[str, Any] | None = None) -> None:
-        self._handle.update(data, raw=True, metadata=metadata or {})
-        self.updates += 1
-
-
-def _quiet(text: str) -> dict[str, str]:
-    return {"text/html": f'<span style="color:#888">{html.escape(text)}</span>', "text/plain": text}
-
-
-class LiveText:
-    """A reply printed as it arrives, for terminal IPython and plain Python."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self._stream = stream or sys.stdout
-        self._ends_with_newline = True
-
-    def start(self) -> None:
-        pass
-
-    def status(self, text: str) -> None:
-        self._stream.write(f"{text}\n")
-        self._stream.flush()
-
-    def append(self, text: str) -> None:
-        if text:
-            self._stream.write(text)
-            self._stream.flush()
-            self._ends_with_newline = text.endswith("\n")
-
-    def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
-        lines = [f"⚠ {notice}"] if notice else []
-        lines += [f"— {footer}"] if footer else []
-        head = "" if self._ends_with_newline else "\n"
-        self._stream.write(head + "".join(f"\n{line}\n" for line in lines))
-        self._stream.flush()

@@ -11,10 +11,10 @@ import random
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Callable
 
 import httpx
 
+from .backend import OnStatus
 from .errors import APIStatusError
 
 __all__ = ["RETRYABLE", "RETRY_STATUSES", "Attempts", "RetryPolicy"]
@@ -40,7 +40,7 @@ class Attempts:
     """The attempts of one request: decides on each failure whether to wait or give up."""
 
     policy: RetryPolicy
-    on_retry: Callable[[str], None] | None = None
+    on_status: OnStatus = None
     done: int = 1
     started: float = field(default_factory=time.monotonic)
 
@@ -57,8 +57,8 @@ class Attempts:
         if self.done > self.policy.retries or time.monotonic() - self.started + wait > self.policy.max_total:
             raise failure
         self.done += 1
-        if self.on_retry is not None:
-            self.on_retry(f"{reason}: retrying in {wait:.1f} s "
+        if self.on_status is not None:
+            self.on_status(f"{reason}: retrying in {wait:.1f} s "
                           f"(attempt {self.done} of {self.policy.retries + 1}; interrupt to stop)")
         return wait
 

@@ -1,4 +1,4 @@
-"""The client the front ends are given: each request to the backend its model names.
+"""The backend the front ends are given: each request to the backend its model names.
 
 ``local:`` models run in this process (:mod:`.local`); the rest go over HTTP
 (:class:`~.client.MistralClient`). With no key for the hosted API and the
@@ -8,10 +8,15 @@ embedded model installed, requests for Mistral models are answered offline by
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterator
+import threading
+from typing import TYPE_CHECKING, AsyncGenerator, Callable, Generator
 
-from .client import DEFAULT_BASE_URL, MistralClient, OnRetry
+from .backend import Backend, Chunk, OnStatus, Payload
 from .local import EMBEDDED, card, embedded_available, is_local, local_model
+from .params import DEFAULT_BASE_URL
+
+if TYPE_CHECKING:
+    from .client import MistralClient
 
 __all__ = ["OFFLINE_NOTE", "Router"]
 
@@ -19,52 +24,76 @@ OFFLINE_NOTE = "offline model; set MISTRAL_API_KEY to use Mistral"
 
 
 class Router:
-    """A client with :class:`MistralClient`'s methods, over ``remote`` and the local models."""
+    """A :class:`~.backend.Backend` over the HTTP client ``remote`` makes and the local models.
 
-    def __init__(self, remote: MistralClient) -> None:
-        self.remote = remote
+    ``remote`` is called when the HTTP client is first needed, and again after
+    :meth:`close`: the kernel's magics pass a function of their settings, so one
+    router (held by cells and open panels alike) follows every ``%config``.
+    """
+
+    def __init__(self, remote: Callable[[], MistralClient]) -> None:
+        self._make_remote = remote
+        self._remote: MistralClient | None = None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Router(remote={self.remote!r})"
+        return f"Router(remote={self._remote!r})"
 
-    def stream_chat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> Iterator[dict[str, Any]]:
+    @property
+    def remote(self) -> MistralClient:
+        with self._lock:
+            if self._remote is None:
+                self._remote = self._make_remote()
+            return self._remote
+
+    def stream_chat(self, payload: Payload, on_status: OnStatus = None) -> Generator[Chunk, None, None]:
         backend, payload = self._route(payload)
-        return backend.stream_chat(payload, on_retry)
+        return backend.stream_chat(payload, on_status)
 
-    def chat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> dict[str, Any]:
+    def chat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
         backend, payload = self._route(payload)
-        return backend.chat(payload, on_retry)
+        return backend.chat(payload, on_status)
 
-    def astream_chat(self, payload: dict[str, Any], on_retry: OnRetry = None
-                     ) -> AsyncIterator[dict[str, Any]]:
+    def astream_chat(self, payload: Payload, on_status: OnStatus = None) -> AsyncGenerator[Chunk, None]:
         backend, payload = self._route(payload)
-        return backend.astream_chat(payload, on_retry)
+        return backend.astream_chat(payload, on_status)
 
-    async def achat(self, payload: dict[str, Any], on_retry: OnRetry = None) -> dict[str, Any]:
+    async def achat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
         backend, payload = self._route(payload)
-        return await backend.achat(payload, on_retry)
+        return await backend.achat(payload, on_status)
 
-    def list_models(self) -> list[dict[str, Any]]:
+    def list_models(self) -> list[Chunk]:
         """The models the key can use (none offline), then the embedded one if installed."""
         remote = [] if self._offline() else self.remote.list_models()
         return remote + ([card(EMBEDDED)] if embedded_available() else [])
 
-    def notes(self, payload: dict[str, Any]) -> list[str]:
+    def wire(self, payload: Payload) -> Payload:
+        backend, payload = self._route(payload)
+        return backend.wire(payload)
+
+    def notes(self, payload: Payload) -> list[str]:
         """What to tell the user under this request's reply."""
         if is_local(payload["model"]):
             return []
         return [OFFLINE_NOTE] if self._offline() else self.remote.notes(payload)
 
     def close(self) -> None:
-        """Close HTTP connections; local models stay loaded for the rest of the kernel."""
-        self.remote.close()
+        """Close HTTP connections and forget the client, so the next request makes one from the settings then.
+
+        Local models stay loaded for the rest of the kernel.
+        """
+        with self._lock:
+            remote, self._remote = self._remote, None
+        if remote is not None:
+            remote.close()
 
     def _offline(self) -> bool:
         # Only in place of the hosted API: a server the user named is never swapped out.
-        return (self.remote.dialect == "mistral" and self.remote.base_url == DEFAULT_BASE_URL
-                and not self.remote.has_key() and embedded_available())
+        remote = self.remote
+        return (remote.dialect == "mistral" and remote.base_url == DEFAULT_BASE_URL
+                and not remote.has_key() and embedded_available())
 
-    def _route(self, payload: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    def _route(self, payload: Payload) -> tuple[Backend, Payload]:
         if is_local(payload["model"]):
             return local_model(payload["model"]), payload
         if self._offline():

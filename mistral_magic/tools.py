@@ -9,7 +9,7 @@ JSON; the result goes back as JSON text. A tool that raises sends back
 and the conversation goes on.
 
 The loop that asks, runs the calls and asks again is in ``exchange``; this
-module has its pieces: the schemas, running one call, and the line shown for it.
+module has its pieces: the schemas and running one call (its line is :mod:`.tool_lines`).
 """
 
 from __future__ import annotations
@@ -28,13 +28,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .conversation import Message
-from .protocol import shorten
-from .quoting import code_span
+from .tool_lines import call_line
 
 __all__ = ["ToolRun", "Toolbox", "tool_spec"]
 
 _NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-_SHOWN = 80  # characters of arguments or result shown per call
 _SIMPLE = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
 _ARRAYS = (list, tuple, set, frozenset, collections.abc.Sequence, collections.abc.Iterable)
 _OBJECTS = (dict, collections.abc.Mapping)
@@ -97,11 +95,11 @@ class Toolbox:
         if isinstance(result, Exception):
             problem = f"{type(result).__name__}: {result}"
             content = json.dumps({"error": problem}, ensure_ascii=False)
-            shown = "⚠ " + code_span(shorten(problem, _SHOWN))
+            line = call_line(name, raw, problem, failed=True, took=took)
         else:
-            content, shown = result, code_span(shorten(result, _SHOWN))
+            content, line = result, call_line(name, raw, result, failed=False, took=took)
         message: Message = {"role": "tool", "tool_call_id": call["id"], "name": name, "content": content}
-        return ToolRun(message, f"🔧 {code_span(shorten(_call_text(name, raw), _SHOWN))} → {shown} · {took}")
+        return ToolRun(message, line)
 
     def _function(self, name: str) -> Callable[..., Any]:
         if name not in self.functions:
@@ -217,22 +215,9 @@ def _arguments(raw: str) -> dict[str, Any]:
     return arguments
 
 
-def _call_text(name: str, raw: str) -> str:
-    """``name(key="value", n=2)``, or the raw arguments when they are not a JSON object."""
-    try:
-        arguments = _arguments(raw)
-    except (TypeError, ValueError):
-        return f"{name}({raw})"
-    return f"{name}({', '.join(f'{key}={_json(value)}' for key, value in arguments.items())})"
-
-
 def _text(result: Any) -> str:
     """What the model reads: a string as it is, anything else as JSON (``str()`` where JSON has no form)."""
     return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _is_json(value: Any) -> bool:

@@ -168,7 +168,7 @@ def test_transient_failures_are_retried_and_reported(server, make_client, failur
     server.enqueue(failure, failure)
     said = []
     reply = Reply()
-    for chunk in make_client(retry=QUICK).stream_chat(payload(), on_retry=said.append):
+    for chunk in make_client(retry=QUICK).stream_chat(payload(), on_status=said.append):
         reply.add_chunk(chunk)
     assert reply.text.startswith("Echo:") and len(server.requests) == 3
     assert len(said) == 2 and "retrying in" in said[0] and "attempt 2 of 4" in said[0]
@@ -177,7 +177,7 @@ def test_transient_failures_are_retried_and_reported(server, make_client, failur
 def test_retry_after_is_honoured_in_seconds_and_as_a_date(server, make_client):
     server.enqueue(ms.rate_limited(retry_after="0.2"), ms.rate_limited(retry_after="Thu, 01 Jan 1970 00:00:00 GMT"))
     said = []
-    make_client(retry=QUICK).chat(payload(stream=False), on_retry=said.append)
+    make_client(retry=QUICK).chat(payload(stream=False), on_status=said.append)
     assert said[0].startswith("429 Too Many Requests: retrying in 0.2 s")
     assert said[1].startswith("429 Too Many Requests: retrying in 0.0 s")
 
@@ -205,7 +205,7 @@ def test_refused_connections_are_retried_then_reported(server, make_client):
     said = []
     client = make_client(base_url=f"http://127.0.0.1:{free_port()}", retry=QUICK)
     with pytest.raises(APIConnectionError, match="could not connect"):
-        client.chat(payload(stream=False), on_retry=said.append)
+        client.chat(payload(stream=False), on_status=said.append)
     assert len(said) == 3 and said[0].startswith("could not connect")
 
 

@@ -23,7 +23,7 @@ from mistral_magic import local, router
 from mistral_magic.exchange import Request, run_turn
 from mistral_magic.local import EMBEDDED, embedded_available, local_model
 from mistral_magic.protocol import build_payload
-from mistral_magic.render import LiveText
+from mistral_magic.cell_output import LiveText
 from mistral_magic.router import OFFLINE_NOTE, Router
 
 needs_model = pytest.mark.skipif(
@@ -193,10 +193,10 @@ def test_one_model_serves_one_request_at_a_time():
     said: list[str] = []
     first_chunk = threading.Event()
 
-    def ask(name: str, on_retry) -> None:
+    def ask(name: str, on_status) -> None:
         payload = build_payload(EMBEDDED, [{"role": "user", "content": "Tell me a story."}],
                                 {"max_tokens": 30}, stream=True)
-        for _ in model.stream_chat(payload, on_retry=on_retry):
+        for _ in model.stream_chat(payload, on_status=on_status):
             spans.setdefault(name, []).append(time.monotonic())
             first_chunk.set()
 

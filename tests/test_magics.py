@@ -10,7 +10,7 @@ from IPython.utils.capture import capture_output
 
 import mistral_server as ms
 from mistral_magic.magics import MistralMagics
-from mistral_magic.params import parse_line
+from mistral_magic.magic_options import parse_line
 
 
 def run(shell, source: str, cell_id: str | None = None):

@@ -16,7 +16,8 @@ from IPython.utils.capture import capture_output
 
 import mistral_server as ms
 from mistral_magic import ChatPanel, ConversationStore, MistralClient, Turn
-from mistral_magic import panel as panel_module
+from mistral_magic import panel_view
+from mistral_magic.panel_view import ReplyView
 
 pytestmark = pytest.mark.filterwarnings(
     # ipywidgets 7.7.0, the floor, opens comms through ipykernel's deprecated Comm class.
@@ -172,9 +173,9 @@ def test_without_the_extension_a_panel_keeps_its_own_store_and_closes_everything
     panel.join(10)
     send(panel, "Alone")
     send(panel, "Again")
-    assert len(panel.store["default"]) == 2 and panel.client._sync is not None
+    assert len(panel.store["default"]) == 2 and panel.client.remote._sync is not None
     panel.close()
-    assert panel.client._sync is None and open_widgets() == before
+    assert panel.client.remote._sync is None and open_widgets() == before
 
 
 def test_stop_ends_the_stream_keeps_the_partial_reply_and_records_nothing(panels, server):
@@ -301,7 +302,7 @@ def test_updates_are_throttled_at_100_tokens_per_second(panels, server):
 
 def test_the_throttle_follows_the_clock():
     now = [0.0]
-    view = panel_module.ReplyView(lambda text: None, interval=0.1, clock=lambda: now[0])
+    view = ReplyView(lambda text: None, interval=0.1, clock=lambda: now[0])
     view.start()
     for _ in range(100):  # 100 tokens per second for one second
         view.append("x ")
@@ -322,7 +323,7 @@ def test_a_long_conversation_does_not_re_render_earlier_turns(panels, server, mo
     for widget in earlier:
         widget.observe(changes.append, "value")
     rendered = []
-    monkeypatch.setattr(panel_module, "render_html", lambda text: rendered.append(text) or text)
+    monkeypatch.setattr(panel_view, "render_html", lambda text: rendered.append(text) or text)
     server.enqueue(ms.reply(chunks=[f"t{i} " for i in range(100)], delay=0.002))
     send(panel, "One more")
     assert changes == [] and set(earlier) < set(panel.transcript.children)

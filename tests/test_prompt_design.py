@@ -470,7 +470,10 @@ def test_prompt_design_notebook_runs_in_a_kernel(kernel_env, tmp_path):
     assert ('🔧 `penguin_count(species="Adelie", island="Mars")` → '
             "⚠ `ValueError: no count for Adelie on Mars`") in tools
     assert "Mars is not in the study." in tools
-    assert "**[6] tool**" in shown["%mistral_history"]
+    history = shown["%mistral_history"]  # the tool calls and their results, as the cell showed them
+    assert "**[6] assistant**\n\n🔧 `penguin_count(" in history
+    assert ('🔧 `penguin_count(species="Adelie", island="Mars")` → '
+            "⚠ `ValueError: no count for Adelie on Mars`") in history
     assert SECRET not in nbformat.writes(notebook)
 
 

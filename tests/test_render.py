@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mistral_magic import render
-from mistral_magic.render import IncrementalHTML, LiveMarkdown, bundle, render_html
+from mistral_magic.cell_output import LiveMarkdown
+from mistral_magic.render import IncrementalHTML, bundle, render_html
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -128,7 +129,7 @@ def test_a_long_reply_is_rendered_block_by_block() -> None:
         live.append(token)
     live.finish(notice="interrupted")
     assert recorder.sent[-1] == bundle(text, notice="interrupted")
-    kept = live._html._done_chars  # noqa: SLF001 - the point of the test
+    kept = live.reply._html._done_chars  # noqa: SLF001 - the point of the test
     assert kept > len(text) * 0.9
 
 
