@@ -72,3 +72,18 @@ def test_observers_hear_of_every_change_until_they_stop():
     stop()
     conversation.commit(turn("c"))
     assert heard == [(None, 1), ("Be brief.", 1), ("Be brief.", 0), ("Be brief.", 1), (None, 0)]
+
+
+def test_the_transcript_lists_tool_calls_with_their_results():
+    conversation = Conversation()
+    call = {"id": "call00001", "type": "function", "function": {"name": "double", "arguments": '{"n": 21}'}}
+    failed = {**call, "id": "call00002", "function": {"name": "double", "arguments": '{"n": "x"}'}}
+    conversation.commit(Turn([
+        {"role": "user", "content": "Double 21 and x?"},
+        {"role": "assistant", "content": "", "tool_calls": [call, failed]},
+        {"role": "tool", "tool_call_id": "call00001", "name": "double", "content": "42"},
+        {"role": "tool", "tool_call_id": "call00002", "name": "double", "content": '{"error": "TypeError: x"}'},
+        {"role": "assistant", "content": "42, and x cannot be doubled."}]))
+    assert conversation.to_markdown().endswith(
+        "**[1] user**\n\nDouble 21 and x?\n\n**[1] assistant**\n\n"
+        "🔧 `double(n=21)` → `42`  \n🔧 `double(n=\"x\")` → ⚠ `TypeError: x`\n\n42, and x cannot be doubled.")

@@ -191,3 +191,13 @@ def test_the_python_api_and_server_errors(openai_server):
         with pytest.raises(APIStatusError, match="answered 400 Bad Request: This model's maximum context "
                                                  "length is 2048 tokens"):
             client.chat.complete(model="any", messages=[{"role": "user", "content": "word " * 3000}])
+
+
+def test_a_dry_run_shows_the_body_an_openai_server_receives(shell, server):
+    shell.run_line_magic("config", "MistralMagics.dialect = 'openai'")
+    shown = run(shell, "%%mistral --dry-run --safe-prompt --random-seed 3 -o body\nHello")
+    body = shell.user_ns["body"]
+    assert body["seed"] == 3 and "random_seed" not in body and "safe_prompt" not in body
+    assert body["messages"][0] == {"role": "system", "content": SAFETY_PROMPT}
+    assert body["stream_options"] == {"include_usage": True} and '"seed": 3' in shown
+    assert server.requests == []

@@ -352,3 +352,32 @@ def test_the_panel_loads_only_when_asked():
             "assert 'ipywidgets' not in sys.modules and 'mistral_magic.panel' not in sys.modules; "
             "assert mistral_magic.ChatPanel.__module__ == 'mistral_magic.panel'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_an_open_panel_follows_later_settings(shell, server, monkeypatch):
+    panel = shell.run_line_magic("mistral_panel", "")
+    try:
+        send(panel, "Before")
+        monkeypatch.setenv("OTHER_KEY", "not-the-key")
+        shell.run_line_magic("config", "MistralMagics.api_key_env = 'OTHER_KEY'")
+        send(panel, "After")
+        assert "401 Unauthorized" in panel.status_line.value and "OTHER_KEY" in panel.status_line.value
+        assert panel.prompt.value == "After" and len(panel.conversation) == 1
+    finally:
+        panel.close()
+
+
+def test_a_tool_turn_shows_its_calls_as_a_cell_does(shell, server):
+    shell.run_cell("def double(n: int) -> int:\n    'Double n.'\n    return 2 * n").raise_error()
+    panel = shell.run_line_magic("mistral_panel", "")
+    try:
+        server.enqueue(ms.reply(tool_calls=[{"id": "call00001", "function": {"name": "double",
+                                                                            "arguments": {"n": 21}}}]),
+                       ms.reply("It is 42."))
+        with capture_output():
+            shell.run_cell("%%mistral --tools double\nDouble 21?").raise_error()
+        shown = transcript(panel)
+        assert "🔧 <code>double(n=21)</code> → <code>42</code>" in shown and "It is 42." in shown
+        assert shown.count('class="mistral-assistant"') == 1
+    finally:
+        panel.close()
