@@ -85,14 +85,14 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
 def unload_ipython_extension(ipython: InteractiveShell) -> None:
     """Undo everything loading did, closing connections; conversations are dropped."""
     from .conversation_magics import ConversationMagics
-    from .magics import MistralMagics, loaded
+    from .magics import MistralMagics
 
-    magics = loaded(ipython)
+    registry = ipython.magics_manager.registry
+    magics = registry.get(MistralMagics.__name__)
     if magics is None:
         return
     ipython.events.unregister("pre_run_cell", magics.pre_run_cell)
     ipython.events.unregister("post_run_cell", magics.post_run_cell)
-    registry = ipython.magics_manager.registry
     for instance in (registry.pop(MistralMagics.__name__), registry.pop(ConversationMagics.__name__)):
         for kind, names in instance.magics.items():
             for name in names:

@@ -12,23 +12,14 @@ import functools
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Iterator, Literal, TypedDict
+from typing import Any, Callable, Iterator
 
-from .protocol import content_text
+from .protocol import Message, content_text
 from .tool_lines import shown_reply
 
-__all__ = ["FORMAT", "Conversation", "ConversationStore", "Message", "Turn", "count"]
+__all__ = ["FORMAT", "Conversation", "ConversationStore", "Turn", "count"]
 
 FORMAT = "mistral_magic/conversation/1"  # saved files say what they are and which version
-
-
-class Message(TypedDict, total=False):
-    role: Literal["system", "user", "assistant", "tool"]
-    content: Any
-    prefix: bool
-    tool_calls: list[dict[str, Any]]
-    tool_call_id: str
-    name: str
 
 
 @dataclass

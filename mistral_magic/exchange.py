@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .conversation import Conversation, Message, Turn
+from .conversation import Conversation, Turn
 from .errors import MistralError, ReplyInterrupted, StreamError, ToolLoopError
 from .live import Sink, footer
-from .protocol import Reply, build_payload
+from .protocol import Message, Reply, build_payload
 from .tool_lines import round_text
 
 if TYPE_CHECKING:

@@ -23,23 +23,11 @@ from .prices import DEFAULT_PRICES
 from .router import Router
 
 if TYPE_CHECKING:
-    from IPython.core.interactiveshell import InteractiveShell
-
     from .client import MistralClient
     from .exchange import Request
     from .live import Sink
 
-__all__ = ["MistralMagics", "loaded"]
-
-
-def loaded(shell: InteractiveShell | None = None) -> MistralMagics | None:
-    """The ``MistralMagics`` of ``shell`` (the running IPython if not given), if the extension is loaded."""
-    if shell is None:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-    magics = shell.magics_manager.registry.get(MistralMagics.__name__) if shell is not None else None
-    return magics if isinstance(magics, MistralMagics) else None
+__all__ = ["MistralMagics"]
 
 
 @magics_class

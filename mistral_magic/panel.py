@@ -27,6 +27,7 @@ from .errors import MistralError, one_line
 from .exchange import Request, run_turn
 from .panel_view import ReplyView, close_widget, question_widget, turn_widget
 from .params import DEFAULT_MODEL, request_options, settings_of
+from .session import loaded
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -67,8 +68,6 @@ class ChatPanel(widgets.VBox):
     def __init__(self, store: ConversationStore | None = None, client: Backend | None = None, *,
                  chat: str = "default", model: str | None = None,
                  options: Mapping[str, Any] | None = None, interval: float | None = None) -> None:
-        from .magics import loaded
-
         magics = loaded() if store is None and client is None else None
         if magics is not None:
             store, client, model = magics.store, magics.client, model or magics.model

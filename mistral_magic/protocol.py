@@ -13,12 +13,13 @@ import re
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, TypedDict
 
 from .errors import APIStatusError, StreamError
 
 __all__ = [
     "DONE",
+    "Message",
     "Reply",
     "TextBuffer",
     "build_payload",
@@ -30,6 +31,17 @@ __all__ = [
 
 DONE = "[DONE]"
 _JOIN_EVERY = 256
+
+
+class Message(TypedDict, total=False):
+    """One message of a conversation, as the API takes it."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: Any
+    prefix: bool
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str
+    name: str
 
 
 class TextBuffer:

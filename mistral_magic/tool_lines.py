@@ -8,13 +8,10 @@ tool-calling turn reads alike wherever it is shown (the history has no timings).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
-from .protocol import content_text, shorten
+from .protocol import Message, content_text, shorten
 from .quoting import code_span
-
-if TYPE_CHECKING:
-    from .conversation import Message
 
 __all__ = ["call_line", "call_text", "round_text", "shown_reply"]
 

@@ -27,7 +27,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from .conversation import Message
+from .protocol import Message
 from .tool_lines import call_line
 
 __all__ = ["ToolRun", "Toolbox", "tool_spec"]
