@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import signal
-import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+from browser import chromium, jupyterlab  # noqa: F401  (fixtures, shared by the browser tests)
+from helpers import API_KEY
 from IPython.core.history import HistoryAccessor
 from IPython.core.interactiveshell import InteractiveShell
-
-from browser import chromium, jupyterlab  # noqa: F401  (fixtures, shared by the browser tests)
 from mistral_server import MistralServer
-
-API_KEY = "test-key"
 
 # A run started in the background by a non-interactive shell inherits SIGINT ignored, and
 # interrupts are among the behaviours tested: give Python's KeyboardInterrupt back.
@@ -47,11 +44,3 @@ def shell(server: MistralServer) -> Iterator[InteractiveShell]:
     ip.extension_manager.unload_extension("mistral_magic")
     InteractiveShell.clear_instance()
 
-
-def interrupt_main_after(seconds: float) -> threading.Timer:
-    """Send SIGINT to the main thread later, as Jupyter's interrupt button does."""
-    timer = threading.Timer(
-        seconds, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)
-    )
-    timer.start()
-    return timer

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-
-import pytest
 
 import mistral_server as ms
+import pytest
+from helpers import free_port
+
 from mistral_magic import (
     APIConnectionError,
     APIStatusError,
@@ -127,12 +127,6 @@ def test_wrong_key_is_never_echoed(server, make_client):
     with pytest.raises(APIStatusError) as caught:
         client.chat(payload(stream=False))
     assert "sk-wrong-secret-123" not in str(caught.value) + repr(client)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_connection_refused(server, make_client):

@@ -15,9 +15,15 @@ from dataclasses import dataclass, field
 
 import mistral_server as ms
 import pytest
-from conftest import API_KEY
+from helpers import (
+    API_KEY,
+    assert_next_cell_works,
+    free_port,
+    history,
+    magics_of,
+    run_cell,
+)
 from IPython.utils.capture import capture_output
-from test_faults import assert_next_cell_works, free_port, history, run_cell
 
 PASSWORD = "hunter2-url-secret"
 
@@ -136,7 +142,7 @@ def assert_nothing_secret(text: str, *secrets: str) -> None:
 
 @pytest.mark.parametrize("row", REFUSED, ids=lambda row: row.name)
 def test_refused_setting(shell, server, logs, row):
-    magics = shell.magics_manager.registry["MistralMagics"]
+    magics = magics_of(shell)
     before = getattr(magics, row.setting)
     run_cell(shell, "%%mistral\nkeep me")[1].raise_error()
     logs.clear()

@@ -10,18 +10,23 @@ from __future__ import annotations
 import asyncio
 import copy
 import importlib.util
-import socket
 import subprocess
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from helpers import free_port, magics_of
 from IPython.utils.capture import capture_output
 
 from mistral_magic import APIStatusError, ConfigError, Mistral, MistralClient
-from mistral_magic.dialect import PREFIX_NOTICE, SAFE_PROMPT_NOTICE, SAFETY_PROMPT, to_openai
+from mistral_magic.dialect import (
+    PREFIX_NOTICE,
+    SAFE_PROMPT_NOTICE,
+    SAFETY_PROMPT,
+    to_openai,
+)
 from mistral_magic.local import EMBEDDED, embedded_available, local_model
 from mistral_magic.protocol import Reply
 
@@ -94,12 +99,6 @@ def test_a_final_usage_chunk_without_choices_is_read():
                                                               {"prompt_tokens": 3, "completion_tokens": 1})
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def openai_server(tmp_path_factory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with SmolLM2, on 127.0.0.1; its root URL."""
@@ -151,7 +150,7 @@ def run(shell, source: str) -> str:
 
 
 def turns(shell):
-    return shell.magics_manager.registry["MistralMagics"].store["default"].turns
+    return magics_of(shell).store["default"].turns
 
 
 @needs_server

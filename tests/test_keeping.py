@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import magics_of, run
 from IPython.core.error import UsageError
-from IPython.utils.capture import capture_output
-
-import mistral_server as ms
-
-
-def run(shell, source: str, cell_id: str | None = None):
-    with capture_output() as captured:
-        result = shell.run_cell(source, cell_id=cell_id)
-    result.raise_error()
-    return captured
 
 
 def store(shell):
-    return shell.magics_manager.registry["MistralMagics"].store
+    return magics_of(shell).store
 
 
 def contents(shell, chat="default") -> list[str]:

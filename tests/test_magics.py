@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
+import mistral_server as ms
 import pytest
+from helpers import final_html, history, magics_of, run, run_failing
 from hypothesis import given
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
-import mistral_server as ms
 from mistral_magic.magics import MistralMagics
 from mistral_magic.magic_options import parse_line
-
-
-def run(shell, source: str, cell_id: str | None = None):
-    """Run a cell as a notebook does; return what it displayed."""
-    with capture_output() as captured:
-        result = shell.run_cell(source, cell_id=cell_id)
-    result.raise_error()
-    return captured
-
-
-def run_failing(shell, source: str, cell_id: str | None = None):
-    with capture_output() as captured:
-        result = shell.run_cell(source, cell_id=cell_id)
-    assert not result.success
-    return captured, result.error_in_exec or result.error_before_exec
-
-
-def final_html(captured) -> str:
-    return captured.outputs[-1].data["text/html"]
-
-
-def history(shell, chat="default"):
-    return [message["content"] for message in shell.magics_manager.registry["MistralMagics"]
-            .store[chat].messages()]
 
 
 def test_reply_streams_into_one_display_updated_in_place(shell, server):
@@ -209,7 +186,7 @@ def test_terminal_output_prints_text_as_it_arrives(shell, server):
 
 
 def test_base_url_from_environment_and_config(shell, server, monkeypatch):
-    magics = shell.magics_manager.registry["MistralMagics"]
+    magics = magics_of(shell)
     assert magics.base_url == server.url
     shell.run_line_magic("config", f"MistralMagics.base_url = '{server.url}/v1'")
     run(shell, "%%mistral\nvia /v1")
@@ -224,7 +201,7 @@ def test_the_key_never_appears_in_outputs(shell, server, monkeypatch):
         shell.run_line_magic("mistral_history", "")
         shell.showtraceback()
     seen = captured.stdout + more.stdout + repr(captured.outputs) + repr(more.outputs) + str(error)
-    seen += repr(shell.magics_manager.registry["MistralMagics"].client)
+    seen += repr(magics_of(shell).client)
     assert "sk-very-secret" not in seen
 
 

@@ -6,12 +6,13 @@ import os
 import sys
 from pathlib import Path
 
+import mistral_server as ms
 import nbformat
 import pytest
+from helpers import call, chat_bodies
 from jupyter_client.manager import start_new_kernel
-from nbclient import NotebookClient
-
 from mistral_server import MistralServer
+from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SECRET = "sk-notebook-secret-7f3a9c"
@@ -86,3 +87,59 @@ def test_panel_notebook_runs_headless(kernel_env, tmp_path):
     history = next(cell for cell in notebook.cells if cell.source == "%mistral_history")
     assert "(1 turn)" in history.outputs[0].data["text/markdown"]
     assert SECRET not in nbformat.writes(notebook)
+
+
+NOTEBOOK_SCRIPTS = {  # what a real model would do in the cells where the echo cannot show it
+    "--schema Species -o gentoo": [ms.reply('{"name": "Gentoo", "island": "Biscoe", "body_mass_g": 5076}')],
+    "--tools penguin_count": [
+        ms.reply(tool_calls=[call("penguin_count", "count0001", species="Adelie"),
+                             call("penguin_count", "count0002", species="Gentoo")]),
+        ms.reply(tool_calls=[call("penguin_count", "count0003", species="Adelie", island="Dream"),
+                             call("penguin_count", "count0004", species="Adelie", island="Mars")]),
+        ms.reply("152 Adelie and 124 Gentoo were measured; 56 Adelie on Dream, and Mars is not in the study.")],
+}
+
+
+def test_prompt_design_notebook_runs_in_a_kernel(kernel_env, tmp_path):
+    notebook = nbformat.read(NOTEBOOKS / "prompt-design.ipynb", as_version=4)
+    client = NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(tmp_path)}})
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells):
+            for marker, scripts in NOTEBOOK_SCRIPTS.items():
+                if marker in cell.source:
+                    kernel_env.enqueue(*scripts)
+            client.execute_cell(cell, index)
+    shown = {cell.source.split("\n")[0] + ("" if "\n" not in cell.source else " …"): _shown(cell)
+             for cell in notebook.cells if cell.cell_type == "code"}
+    errors = [(cell.source.split("\n")[0], output.ename) for cell in notebook.cells
+              for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert errors == [("%%mistral --schema Species --max-tokens 3 -o cut", "ReplyValidationError")]
+    assert "the reply does not match the schema Species: Invalid JSON" in shown[errors[0][0] + " …"]
+    assert '"max_tokens": 200' in shown["%%mistral --dry-run -t 0.2 --max-tokens 200 …"]
+    bodies = chat_bodies(kernel_env)
+    assert "The Palmer penguins data set has 344 rows" in bodies[1]["messages"][-1]["content"]
+    assert {(b["model"], b.get("temperature")) for b in bodies[2:6]} == {
+        (model, t) for model in ("mistral-small-latest", "mistral-large-latest") for t in (0.0, 0.7)}
+    assert shown["gentoo"] == "Species(name='Gentoo', island='Biscoe', body_mass_g=5076)"
+    tools = shown["%%mistral --tools penguin_count -o answer …"]
+    assert ('🔧 `penguin_count(species="Adelie", island="Mars")` → '
+            "⚠ `ValueError: no count for Adelie on Mars`") in tools
+    assert "Mars is not in the study." in tools
+    history = shown["%mistral_history"]  # the tool calls and their results, as the cell showed them
+    assert "**[6] assistant**\n\n🔧 `penguin_count(" in history
+    assert ('🔧 `penguin_count(species="Adelie", island="Mars")` → '
+            "⚠ `ValueError: no count for Adelie on Mars`") in history
+    assert SECRET not in nbformat.writes(notebook)
+
+
+def _shown(cell) -> str:
+    """The text a reader sees under a cell: its last display, streams and errors."""
+    texts = []
+    for output in cell.outputs:
+        if output.output_type == "stream":
+            texts.append(output.text)
+        elif output.output_type == "error":
+            texts.append(f"{output.ename}: {output.evalue}")
+        elif output.get("data"):
+            texts.append(output.data.get("text/markdown") or output.data.get("text/plain", ""))
+    return "\n".join(texts).strip()

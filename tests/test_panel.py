@@ -11,10 +11,11 @@ import sys
 import threading
 import time
 
+import mistral_server as ms
 import pytest
+from helpers import magics_of
 from IPython.utils.capture import capture_output
 
-import mistral_server as ms
 from mistral_magic import ChatPanel, ConversationStore, MistralClient, Turn
 from mistral_magic import panel_view
 from mistral_magic.panel_view import ReplyView
@@ -61,10 +62,6 @@ def wait_for(condition, timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.005)
-
-
-def magics(shell):
-    return shell.magics_manager.registry["MistralMagics"]
 
 
 def test_send_streams_the_reply_into_the_transcript_and_records_the_turn(panels, server):
@@ -151,8 +148,8 @@ def test_the_magic_passes_the_kernels_store_client_and_settings(shell, server):
     made_in_python = ChatPanel(chat="notes")
     try:
         for each, model in ((panel, "mistral-large-latest"), (made_in_python, "mistral-small-latest")):
-            assert each.store is magics(shell).store and each.client is magics(shell).client
-            assert each.conversation is magics(shell).store["notes"]
+            assert each.store is magics_of(shell).store and each.client is magics_of(shell).client
+            assert each.conversation is magics_of(shell).store["notes"]
             send(each, "Settings?")
             body = server.last_body
             assert (body["model"], body["temperature"], body["stop"]) == (model, 0.4, ["###"])
@@ -253,7 +250,7 @@ def test_a_cell_and_the_panel_finishing_together_both_record_their_turns(shell, 
         with capture_output():
             shell.run_cell("%%mistral\n" + " ".join(f"cell{i}" for i in range(30))).raise_error()
         panel.join(10)
-        replies = {turn.reply.split()[1] for turn in magics(shell).store["default"].turns}
+        replies = {turn.reply.split()[1] for turn in magics_of(shell).store["default"].turns}
         assert replies == {"panel0", "cell0"}
         assert "Echo: panel0" in transcript(panel) and "Echo: cell0" in transcript(panel)
     finally:
@@ -270,7 +267,7 @@ def test_other_cells_run_while_the_panel_streams(shell, server):
         assert shell.user_ns["answer"] == 42 and time.monotonic() - started < 0.5
         assert panel._last.thread.is_alive()
         panel.join(10)
-        assert len(magics(shell).store["default"]) == 1
+        assert len(magics_of(shell).store["default"]) == 1
     finally:
         panel.close()
 

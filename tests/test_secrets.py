@@ -8,12 +8,12 @@ import sys
 import threading
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
 import mistral_server as ms
+import nbformat
+from fault_matrix import FAULTS
+from helpers import free_port, unanswered_port
 from mistral_server import MistralServer
-from test_faults import FAULTS, free_port, unanswered_port
+from nbclient import NotebookClient
 
 KEY = "sk-leak-canary-3b8e91d0c4a7f2"
 
@@ -21,8 +21,8 @@ FEATURES = [
     "import logging; logging.basicConfig(level=logging.DEBUG)  # httpx and httpcore log everything",
     "%load_ext mistral_magic",
     "%%mistral --role system\nBe brief.",
-    '%%mistral -m mistral-large-latest -t 0 --top-p 0.5 --max-tokens 40 --random-seed 1 --stop "X Y" '
-    "--presence-penalty 0.1 --frequency-penalty 0.1 --safe-prompt -o out\nHello",
+    ('%%mistral -m mistral-large-latest -t 0 --top-p 0.5 --max-tokens 40 --random-seed 1 --stop "X Y" '
+     "--presence-penalty 0.1 --frequency-penalty 0.1 --safe-prompt -o out\nHello"),
     "%%mistral --prefix 'Once' --no-stream\nStory",
     "%%mistral --json -o data --once\nJSON please",
     "%%mistral --dry-run --vars -o body\nAs {__name__}",
@@ -34,11 +34,12 @@ FEATURES = [
     "%mistral_undo",
     "%mistral_models",
     "%config MistralMagics",
-    "magics = get_ipython().magics_manager.registry['MistralMagics']; magics, magics.client, vars(magics.client)",
-    "from mistral_magic import Mistral\nclient = Mistral()\nprint(client, vars(client.chat))\n"
-    "print(client.chat.complete(model='mistral-small-latest', messages=[{'role': 'user', 'content': 'hi'}]))",
-    "for event in client.chat.stream(model='mistral-small-latest', messages=[{'role': 'user', 'content': 'hi'}]):\n"
-    "    print(event)",
+    ("from mistral_magic.session import loaded\nmagics = loaded()\n"
+     "magics, magics.client, vars(magics.client), vars(magics.client.remote)"),
+    ("from mistral_magic import Mistral\nclient = Mistral()\nprint(client, vars(client.chat))\n"
+     "print(client.chat.complete(model='mistral-small-latest', messages=[{'role': 'user', 'content': 'hi'}]))"),
+    ("for event in client.chat.stream(model='mistral-small-latest', messages=[{'role': 'user', 'content': 'hi'}]):\n"
+     "    print(event)"),
     "%xmode Verbose",
     # Keys pasted with whitespace: trimmed when around the key, refused unseen when inside it.
     "import os; real_key = os.environ['MISTRAL_API_KEY']",
@@ -50,8 +51,8 @@ FEATURES = [
     "%%mistral\nA newline inside the key",
     "os.environ['MISTRAL_API_KEY'] = real_key[:10] + '\u00e9' + real_key[10:]",
     "%%mistral\nA non-ASCII letter inside the key",
-    "Mistral(api_key=real_key[:10] + ' ' + real_key[10:]).chat.complete(model='mistral-small-latest', "
-    "messages=[{'role': 'user', 'content': 'hi'}])",
+    ("Mistral(api_key=real_key[:10] + ' ' + real_key[10:]).chat.complete(model='mistral-small-latest', "
+     "messages=[{'role': 'user', 'content': 'hi'}])"),
     "os.environ['MISTRAL_API_KEY'] = real_key",
     "%config MistralMagics.base_url = 'api.mistral.ai'",
     "%config MistralMagics.model = ''",

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import magics_of
 from IPython.utils.capture import capture_output
 
 from mistral_magic import Mistral
@@ -56,7 +57,7 @@ def test_a_thousand_sequential_turns(shell, server_url):
         if turn in (100, 1000):
             marks[turn] = resources()
     elapsed = time.perf_counter() - started
-    store = shell.magics_manager.registry["MistralMagics"].store
+    store = magics_of(shell).store
     print(f"\n1,000 turns in {elapsed:.1f} s ({1000 / elapsed:.0f} turns/s); after 100 → 1,000 turns: "
           f"fds {marks[100]['fds']} → {marks[1000]['fds']}, threads {marks[100]['threads']} → "
           f"{marks[1000]['threads']}, RSS {marks[100]['rss_mb']:.1f} → {marks[1000]['rss_mb']:.1f} MB")

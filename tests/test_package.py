@@ -1,0 +1,41 @@
+"""The package's public names: exactly these, and each one imports."""
+
+from __future__ import annotations
+
+import mistral_magic
+
+PUBLIC = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ChatPanel",
+    "ConfigError",
+    "Conversation",
+    "ConversationStore",
+    "Mistral",
+    "MistralClient",
+    "MistralError",
+    "ReplyInterrupted",
+    "ReplyValidationError",
+    "StreamError",
+    "ToolLoopError",
+    "Turn",
+    "__version__",
+    "load_ipython_extension",
+    "render_html",
+    "unload_ipython_extension",
+]
+
+
+def test_the_public_names_are_pinned():
+    assert mistral_magic.__all__ == PUBLIC
+
+
+def test_every_public_name_imports_from_the_package():
+    for name in mistral_magic.__all__:
+        namespace: dict = {}
+        exec(f"from mistral_magic import {name}", namespace)  # noqa: S102 - the import is what is tested
+        assert namespace[name] is getattr(mistral_magic, name)
+    starred: dict = {}
+    exec("from mistral_magic import *", starred)  # noqa: S102 - the import is what is tested
+    assert sorted(set(starred) - {"__builtins__"}) == sorted(PUBLIC)
