@@ -12,13 +12,15 @@ import re
 
 __all__ = ["markdown_reply", "tokens"]
 
-_WORDS = (
-    "the model returns a streamed reply with tokens that arrive one by one and each update "
-    "renders only what changed since cheese from Jura is aged for months before it reaches "
-    "market while the kernel keeps every turn of the conversation in memory so that a cell "
-    "can be run again without losing context latency throughput display frontend notebook "
-    "widget markdown parser block paragraph table fence list item heading quote link"
-).split()
+_WORDS = [
+    "the", "model", "returns", "a", "streamed", "reply", "with", "tokens", "that", "arrive", "one",
+    "by", "one", "and", "each", "update", "renders", "only", "what", "changed", "since", "cheese",
+    "from", "Jura", "is", "aged", "for", "months", "before", "it", "reaches", "market", "while", "the",
+    "kernel", "keeps", "every", "turn", "of", "the", "conversation", "in", "memory", "so", "that", "a",
+    "cell", "can", "be", "run", "again", "without", "losing", "context", "latency", "throughput",
+    "display", "frontend", "notebook", "widget", "markdown", "parser", "block", "paragraph", "table",
+    "fence", "list", "item", "heading", "quote", "link"
+]
 _CODE = (
     "def stream(client, prompt):",
     "    for event in client.chat.stream(model=MODEL, messages=[prompt]):",

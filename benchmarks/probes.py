@@ -139,12 +139,12 @@ def probe_memory(url: str, turns: str, reply_words: str) -> dict[str, Any]:
     import tracemalloc
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from corpus import markdown_reply
-
     from mistral_magic import Conversation, Turn
+    from mistral_magic.cell_output import LiveMarkdown
     from mistral_magic.client import MistralClient
     from mistral_magic.exchange import Request, run_turn
-    from mistral_magic.cell_output import LiveMarkdown
+
+    from corpus import markdown_reply
 
     class Handle:
         def __call__(self, data: Any, **kwargs: Any) -> Handle:

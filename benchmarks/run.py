@@ -19,20 +19,21 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
-from corpus import markdown_reply, tokens  # noqa: E402
-from probes import KEY, MODEL, split_words  # noqa: E402
-
 from mistral_magic.cell_output import LiveMarkdown  # noqa: E402
 from mistral_magic.render import bundle, render_html  # noqa: E402
+
+from corpus import markdown_reply, tokens  # noqa: E402
+from probes import KEY, MODEL, split_words  # noqa: E402
 
 CHAT = "/v1/chat/completions"
 FOOTER = "mistral-small-latest · 12 in / 148 out tokens · first token 0.31 s · total 2.40 s"
@@ -118,10 +119,10 @@ def through_api(client_class: Any) -> Callable[[str, list[dict[str, str]]], str]
     """``client.chat.stream`` as a user of either client writes it."""
     def stream(url: str, messages: list[dict[str, str]]) -> str:
         parts = []
-        with client_class(api_key=KEY, server_url=url) as client:
-            with client.chat.stream(model=MODEL, messages=messages) as events:
-                for event in events:
-                    parts.append(event.data.choices[0].delta.content or "")
+        with client_class(api_key=KEY, server_url=url) as client, \
+                client.chat.stream(model=MODEL, messages=messages) as events:
+            for event in events:
+                parts.append(event.data.choices[0].delta.content or "")
         return "".join(parts)
     return stream
 
@@ -306,7 +307,8 @@ def duty_cycle(table: Table, size: Size) -> None:
     used, display, _ = stream_into_display(tokens(replies[n]), FakeDisplay(encode=True))
     share = used / (len(tokens(replies[n])) / 100)
     table.row(f"{kilo(n)} tokens, each message JSON-encoded as ipykernel sends it", f"{share:.2%}", "info")
-    table.row(f"  updates/s at {kilo(n)} tokens", f"{display.messages / (len(tokens(replies[n])) / 100):.1f} /s", "info")
+    rate = display.messages / (len(tokens(replies[n])) / 100)
+    table.row(f"  updates/s at {kilo(n)} tokens", f"{rate:.1f} /s", "info")
     table.row("final output = bundle(whole reply) rendered at once", "identical" if identical else "DIFFERENT",
               "identical", identical)
     _, kept, _ = stream_into_display(tokens(replies[size.lengths[0]]), KeepAll())
@@ -318,7 +320,7 @@ def duty_cycle(table: Table, size: Size) -> None:
     for label, text in (("one list", worst_case(n, "{i}. Item {i}: the model says `this` about **cheese**\n")),
                         ("one code block", worst_case(n, "    value_{i} = compute({i}, 'cheese') * 2  # step\n",
                                                       "```python\n"))):
-        used, display, live = stream_into_display(tokens(text))
+        used, display, _ = stream_into_display(tokens(text))
         share = used / (len(tokens(text)) / 100)
         table.row(f"worst case: {label} {kilo(n)} tokens long, {display.messages / (len(tokens(text)) / 100):.1f} "
                   "updates/s", f"{share:.2%}", "info")

@@ -9,7 +9,8 @@ so code written for it runs with only the import changed.
 
 from __future__ import annotations
 
-from typing import Any, AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from typing import Any
 
 from .backend import Backend, Chunk
 from .client import MistralClient

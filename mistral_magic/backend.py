@@ -8,7 +8,8 @@ Python API never need to know which one answers. Nothing here imports httpx.
 
 from __future__ import annotations
 
-from typing import Any, AsyncGenerator, Callable, Generator, Optional, Protocol
+from collections.abc import AsyncGenerator, Generator
+from typing import Any, Callable, Optional, Protocol
 
 __all__ = ["Backend", "Chunk", "OnStatus", "Payload"]
 

@@ -9,7 +9,8 @@ time, a piece is about 64 kB (or one message, if longer), freed once it is sent.
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 __all__ = ["JSONBody"]
 

@@ -35,9 +35,7 @@ class LiveMarkdown:
 
     def start(self) -> None:
         warm_up()
-        display = self._display
-        if display is None:
-            from IPython.display import display
+        display = self._display or _ipython_display()
         self._handle = display(quiet(self.reply.status), raw=True, display_id=True)
 
     def status(self, text: str) -> None:
@@ -60,6 +58,12 @@ class LiveMarkdown:
     def _show(self, data: dict[str, str], metadata: dict[str, Any] | None = None) -> None:
         self._handle.update(data, raw=True, metadata=metadata or {})
         self.updates += 1
+
+
+def _ipython_display() -> Callable[..., Any]:
+    from IPython.display import display
+
+    return display
 
 
 class LiveText:

@@ -13,7 +13,7 @@ import os
 import ssl
 import threading
 import time
-from typing import AsyncGenerator, Generator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterator
 
 import httpx
 

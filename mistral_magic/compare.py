@@ -163,18 +163,16 @@ class _Grid:
         if interrupted:
             for column in self.columns:
                 column.interrupt()
-        if self._handle is None:
+        handle = self._handle
+        if handle is None:
             if final or interrupted:
                 print("\n\n".join(column.plain() for column in self.columns))
             return
         version = sum(column.live.version for column in self.columns)
         if version != self._seen:
             self._seen = version
-            self.throttle.draw(self._bundle, self._show,
+            self.throttle.draw(self._bundle, lambda data: handle.update(data, raw=True),
                                lambda: max(column.live.open_share for column in self.columns))
-
-    def _show(self, data: dict[str, str]) -> None:
-        self._handle.update(data, raw=True)
 
     def _bundle(self) -> dict[str, str]:
         cells = "".join(f'<div style="{_CELL}">{column.html()}</div>' for column in self.columns)

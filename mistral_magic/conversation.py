@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from .protocol import Message, content_text
 from .tool_lines import shown_reply

@@ -12,7 +12,8 @@ from __future__ import annotations
 import html
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 from .protocol import TextBuffer
 from .render import IncrementalHTML, bundle

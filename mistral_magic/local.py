@@ -22,9 +22,10 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import AsyncGenerator, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncGenerator, Generator, Iterator
+from typing import Any
 
 from .backend import Chunk, OnStatus, Payload
 from .dialect import with_safety_prompt
@@ -206,7 +207,7 @@ class _Template:
     def prompt(self, job: _Job) -> str:
         """The conversation up to the assistant's turn, then the prefix it continues."""
         try:
-            return self._format(messages=job.messages).prompt + job.prefix
+            return str(self._format(messages=job.messages).prompt) + job.prefix
         except ValueError as exc:  # templates refuse some role orders
             raise ConfigError(f"{job.model} cannot take this conversation: {exc}") from None
 

@@ -61,8 +61,8 @@ def traits() -> dict[str, traitlets.TraitType[Any, Any]]:
             trait = traitlets.List(traitlets.Unicode(), help=f"{parameter.help} Sent with every request.")
         else:
             kind = traitlets.Float if parameter.type is float else traitlets.Int
-            bounds = {key: value for key, value in (("min", parameter.minimum), ("max", parameter.maximum))
-                      if value is not None}
+            limits = (("min", parameter.minimum), ("max", parameter.maximum))
+            bounds: dict[str, Any] = {key: value for key, value in limits if value is not None}
             trait = kind(None, allow_none=True, help=f"{parameter.help} None: not sent.", **bounds)
         made[parameter.name] = trait.tag(config=True)
     return made

@@ -208,9 +208,15 @@ class MistralMagics(Magics):
     def _resolve(self, make: Callable[..., Any], *args: Any) -> Any:
         """``make(*args, namespace=...)`` on the user's variables; what it refuses is a usage error."""
         try:
-            return make(*args, namespace=self.shell.user_ns)
+            return make(*args, namespace=self._namespace)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+
+    @property
+    def _namespace(self) -> dict[str, Any]:
+        """The user's variables: what --vars, --schema and --tools read and -o writes."""
+        assert self.shell is not None, "magics are made with a shell"
+        return self.shell.user_ns  # type: ignore[no-any-return]
 
     def _keep(self, args: Any, request: Request, text: str) -> None:
         """Check the reply against --schema; give --out the text, parsed JSON or validated object."""
@@ -222,10 +228,10 @@ class MistralMagics(Magics):
                      else json_reply(text, args.out) if args.json else text)
         except ReplyValidationError:
             if args.out:
-                self.shell.user_ns[args.out] = text
+                self._namespace[args.out] = text
             raise
         if args.out:
-            self.shell.user_ns[args.out] = value
+            self._namespace[args.out] = value
 
     def _dry_run(self, args: Any, conversation: Any, request: Request) -> None:
         from . import preview
@@ -234,7 +240,7 @@ class MistralMagics(Magics):
         shown = preview.bodies(self.client, conversation, combinations(request) if args.compare else [request])
         self.show_markdown(preview.markdown(shown))
         if args.out:
-            self.shell.user_ns[args.out] = shown if args.compare else shown[0]
+            self._namespace[args.out] = shown if args.compare else shown[0]
 
     def _compare(self, args: Any, conversation: Any, request: Request) -> None:
         from IPython.display import display
@@ -244,7 +250,7 @@ class MistralMagics(Magics):
         records = compare(self.client, conversation, request, interval=self.update_interval,
                           display=display if self._rich() else None)
         if args.out:
-            self.shell.user_ns[args.out] = records
+            self._namespace[args.out] = records
 
     def _rich(self) -> bool:
         if self.output == "auto":

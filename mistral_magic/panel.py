@@ -17,8 +17,9 @@ import functools
 import html
 import operator
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 

@@ -12,8 +12,9 @@ Nothing here imports IPython or httpx.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["BASE_URL_VARIABLE", "DEFAULT_BASE_URL", "DEFAULT_MODEL", "KEY_VARIABLE", "PARAMETERS", "Parameter",
            "base_url", "request_options", "settings_of"]

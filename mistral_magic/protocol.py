@@ -6,14 +6,16 @@ protocol is written once and tested without sockets.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import html
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Literal, Mapping, TypedDict
+from typing import Any, Literal, TypedDict
 
 from .errors import APIStatusError, StreamError
 
@@ -47,7 +49,7 @@ class Message(TypedDict, total=False):
 class TextBuffer:
     """Text that grows by small pieces, held as a few long strings rather than one per chunk."""
 
-    __slots__ = ("_parts", "_loose")
+    __slots__ = ("_loose", "_parts")
 
     def __init__(self) -> None:
         self._parts: list[str] = []
@@ -72,7 +74,7 @@ class TextBuffer:
 
 
 def build_payload(
-    model: str, messages: list[dict[str, Any]], options: Mapping[str, Any], *, stream: bool
+    model: str, messages: list[Any], options: Mapping[str, Any], *, stream: bool
 ) -> dict[str, Any]:
     """Make a request body: what is None is not sent, everything else is (0 included)."""
     payload: dict[str, Any] = {"model": model, "messages": messages}
@@ -252,10 +254,8 @@ def _error_detail(body: bytes) -> tuple[str, str | None]:
     error_type = data.get("type") if isinstance(data.get("type"), str) else None
     message = data.get("message")
     if isinstance(message, str) and message.startswith("{"):
-        try:
+        with contextlib.suppress(ValueError):
             message = json.loads(message)
-        except ValueError:
-            pass
     if isinstance(data.get("error"), dict):  # OpenAI-compatible servers
         message = data["error"].get("message")
     detail = message.get("detail") if isinstance(message, dict) else data.get("detail")

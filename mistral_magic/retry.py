@@ -32,7 +32,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Seconds before retry number ``attempt`` (1-based), with jitter."""
-        return min(self.cap, self.initial * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        return min(self.cap, self.initial * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
 @dataclass

@@ -9,7 +9,8 @@ embedded model installed, requests for Mistral models are answered offline by
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Generator
+from typing import TYPE_CHECKING, Callable
 
 from .backend import Backend, Chunk, OnStatus, Payload
 from .local import EMBEDDED, card, embedded_available, is_local, local_model

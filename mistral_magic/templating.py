@@ -10,7 +10,8 @@ prompt is text, not code; compute the value in a cell and give it a name.
 from __future__ import annotations
 
 import string
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["fill"]
 

@@ -8,7 +8,8 @@ tool-calling turn reads alike wherever it is shown (the history has no timings).
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .protocol import Message, content_text, shorten
 from .quoting import code_span
@@ -32,7 +33,8 @@ def round_text(text: str, lines: Sequence[str]) -> str:
 
 def shown_reply(messages: Sequence[Message]) -> str:
     """The reply as a cell showed it, from a turn's messages after the user's: text and tool lines."""
-    results = {message.get("tool_call_id"): message for message in messages if message["role"] == "tool"}
+    results = {message.get("tool_call_id"): message.get("content") for message in messages
+               if message["role"] == "tool"}
     shown = []
     for message in messages:
         if message["role"] != "assistant":
@@ -44,7 +46,7 @@ def shown_reply(messages: Sequence[Message]) -> str:
             continue
         lines = []
         for call in calls:
-            result = content_text(results.get(call.get("id"), {}).get("content"))
+            result = content_text(results.get(call.get("id")))
             error = _error(result)
             function = call.get("function") or {}
             lines.append(call_line(str(function.get("name", "")), str(function.get("arguments") or ""),

@@ -24,8 +24,9 @@ import string
 import time
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from .protocol import Message
 from .tool_lines import call_line

@@ -6,10 +6,11 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from browser import chromium, jupyterlab  # noqa: F401  (fixtures, shared by the browser tests)
-from helpers import API_KEY
 from IPython.core.history import HistoryAccessor
 from IPython.core.interactiveshell import InteractiveShell
+
+from browser import chromium, jupyterlab  # noqa: F401  (fixtures, shared by the browser tests)
+from helpers import API_KEY
 from mistral_server import MistralServer
 
 # A run started in the background by a non-interactive shell inherits SIGINT ignored, and

@@ -54,9 +54,11 @@ FAULTS = [
     Fault("422 capitalised shape", (ms.validation_error(["body", "stop"], "Input should be a list", shape=3),),
           "APIStatusError: Mistral API answered 422 Unprocessable Entity: stop: Input should be a list"),
     Fault("429 with Retry-After", (ms.rate_limited(retry_after="30"),),
-          "APIStatusError: Mistral API answered 429 Too Many Requests: Rate limit exceeded. Rate limited: re-run the cell in 30 s."),
+          "APIStatusError: Mistral API answered 429 Too Many Requests: Rate limit exceeded. "
+          "Rate limited: re-run the cell in 30 s."),
     Fault("429 without Retry-After", (ms.rate_limited(shape="message"),),
-          "APIStatusError: Mistral API answered 429 Too Many Requests: Requests rate limit exceeded. Rate limited: re-run the cell in a moment."),
+          "APIStatusError: Mistral API answered 429 Too Many Requests: Requests rate limit exceeded. "
+          "Rate limited: re-run the cell in a moment."),
     *[Fault(f"{status}", (ms.server_error(status),),
             f"APIStatusError: Mistral API answered {status} ") for status in (500, 502, 503, 504)],
     Fault("non-JSON error body from a proxy", (ms.error(502, HTML_PAGE),),

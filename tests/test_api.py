@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import mistral_server as ms
 from mistral_magic import APIStatusError, Mistral
+
+import mistral_server as ms
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed-text-generation.txt"
 
@@ -55,10 +56,9 @@ def test_complete_returns_message_and_usage(server):
 
 def test_stream_is_a_context_manager_that_closes_the_connection(server):
     server.enqueue(ms.stall(10, after_chunks=2))
-    with Mistral(api_key="test-key", server_url=server.url) as client:
-        with client.chat.stream(model="mistral-small-latest",
-                                messages=[{"role": "user", "content": "Hi"}]) as events:
-            first = next(iter(events))
+    with Mistral(api_key="test-key", server_url=server.url) as client, \
+            client.chat.stream(model="mistral-small-latest", messages=[{"role": "user", "content": "Hi"}]) as events:
+        first = next(iter(events))
     assert first.data.choices[0].delta.role == "assistant"
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import time
 
-import mistral_server as ms
 import pytest
+from IPython.core.error import UsageError
+
+import mistral_server as ms
 from helpers import (
     chat_bodies,
     error_line,
@@ -16,7 +18,6 @@ from helpers import (
     run,
     run_failing,
 )
-from IPython.core.error import UsageError
 
 
 def test_compare_streams_each_combination_into_one_grid_and_records_each(shell, server):

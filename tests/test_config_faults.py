@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import mistral_server as ms
 import pytest
+from IPython.utils.capture import capture_output
+
+import mistral_server as ms
 from helpers import (
     API_KEY,
     assert_next_cell_works,
@@ -23,7 +25,6 @@ from helpers import (
     magics_of,
     run_cell,
 )
-from IPython.utils.capture import capture_output
 
 PASSWORD = "hunter2-url-secret"
 

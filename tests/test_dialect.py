@@ -17,7 +17,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers import free_port, magics_of
 from IPython.utils.capture import capture_output
 
 from mistral_magic import APIStatusError, ConfigError, Mistral, MistralClient
@@ -29,6 +28,8 @@ from mistral_magic.dialect import (
 )
 from mistral_magic.local import EMBEDDED, embedded_available, local_model
 from mistral_magic.protocol import Reply
+
+from helpers import free_port, magics_of
 
 SERVER_MODULES = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
 needs_server = pytest.mark.skipif(

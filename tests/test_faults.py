@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import mistral_server as ms
 import pytest
+
+import mistral_server as ms
 from fault_matrix import FAULTS
 from helpers import (
     assert_next_cell_works,

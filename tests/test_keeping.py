@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import magics_of, run
 from IPython.core.error import UsageError
+
+from helpers import magics_of, run
 
 
 def store(shell):
@@ -53,7 +54,7 @@ def test_load_under_another_name_and_bad_files(chatted, tmp_path):
     (tmp_path / "other.json").write_text('{"not": "ours"}')
     with pytest.raises(UsageError, match="is not a conversation saved by %mistral_save"):
         chatted.run_line_magic("mistral_load", str(tmp_path / "other.json"))
-    with pytest.raises(UsageError, match="cannot read .*missing.json"):
+    with pytest.raises(UsageError, match=r"cannot read .*missing\.json"):
         chatted.run_line_magic("mistral_load", str(tmp_path / "missing.json"))
     with pytest.raises(UsageError, match="no conversation named 'nope'"):
         chatted.run_line_magic("mistral_save", f"{path} -c nope")

@@ -16,7 +16,6 @@ import threading
 import time
 
 import pytest
-from helpers import magics_of, run
 from IPython.utils.capture import capture_output
 
 from mistral_magic import (
@@ -28,11 +27,13 @@ from mistral_magic import (
     local,
     router,
 )
+from mistral_magic.cell_output import LiveText
 from mistral_magic.exchange import Request, run_turn
 from mistral_magic.local import EMBEDDED, embedded_available, local_model
 from mistral_magic.protocol import build_payload
-from mistral_magic.cell_output import LiveText
 from mistral_magic.router import OFFLINE_NOTE, Router
+
+from helpers import magics_of, run
 
 needs_model = pytest.mark.skipif(
     not embedded_available(),

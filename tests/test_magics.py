@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import mistral_server as ms
+import contextlib
+
 import pytest
-from helpers import final_html, history, magics_of, run, run_failing
 from hypothesis import given
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
-from mistral_magic.magics import MistralMagics
 from mistral_magic.magic_options import parse_line
+from mistral_magic.magics import MistralMagics
+
+import mistral_server as ms
+from helpers import final_html, history, magics_of, run, run_failing
 
 
 def test_reply_streams_into_one_display_updated_in_place(shell, server):
@@ -209,7 +212,5 @@ def test_the_key_never_appears_in_outputs(shell, server, monkeypatch):
     ["-m", "x", "-t", "0.5", "-t", "9", "--stop", '"A B"', "'", '"', "--json", "--role", "system", "-c",
      "--max-tokens", "-1", "--out", "--prefix", "--", "-", "=", "--top-p=0.2"]), max_size=8).map(" ".join))
 def test_any_option_line_parses_or_is_a_usage_error(line):
-    try:
+    with contextlib.suppress(UsageError):
         parse_line(MistralMagics.mistral, line)
-    except UsageError:
-        pass

@@ -1,25 +1,43 @@
 """Tests for the loopback Mistral emulator itself, using plain httpx (no client package)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 try:
     from tests.mistral_server import (
-        CHAT_PATH, DEFAULT_MODELS, MistralServer, drop, error, malformed, raw, reply, stall,
+        CHAT_PATH,
+        DEFAULT_MODELS,
+        MistralServer,
+        drop,
+        error,
+        malformed,
+        raw,
+        reply,
+        stall,
     )
 except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.path
     from mistral_server import (  # type: ignore[no-redef]
-        CHAT_PATH, DEFAULT_MODELS, MistralServer, drop, error, malformed, raw, reply, stall,
+        CHAT_PATH,
+        DEFAULT_MODELS,
+        MistralServer,
+        drop,
+        error,
+        malformed,
+        raw,
+        reply,
+        stall,
     )
 
 KEY = "test-key"
@@ -52,10 +70,8 @@ def stream_data(server: MistralServer, body: dict) -> list[str]:
     with httpx.stream("POST", server.url + CHAT_PATH, json={**body, "stream": True}, headers=AUTH, timeout=5) as r:
         assert r.status_code == 200
         assert r.headers["content-type"] == "text/event-stream"
-        try:
+        with contextlib.suppress(httpx.TransportError):
             data += [line[len("data: "):] for line in r.iter_lines() if line.startswith("data: ")]
-        except httpx.TransportError:
-            pass
     return data
 
 

@@ -6,13 +6,14 @@ import os
 import sys
 from pathlib import Path
 
-import mistral_server as ms
 import nbformat
 import pytest
-from helpers import call, chat_bodies
 from jupyter_client.manager import start_new_kernel
-from mistral_server import MistralServer
 from nbclient import NotebookClient
+
+import mistral_server as ms
+from helpers import call, chat_bodies
+from mistral_server import MistralServer
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SECRET = "sk-notebook-secret-7f3a9c"

@@ -11,14 +11,14 @@ import sys
 import threading
 import time
 
-import mistral_server as ms
 import pytest
-from helpers import magics_of
 from IPython.utils.capture import capture_output
 
-from mistral_magic import ChatPanel, ConversationStore, MistralClient, Turn
-from mistral_magic import panel_view
+from mistral_magic import ChatPanel, ConversationStore, MistralClient, Turn, panel_view
 from mistral_magic.panel_view import ReplyView
+
+import mistral_server as ms
+from helpers import magics_of
 
 pytestmark = pytest.mark.filterwarnings(
     # ipywidgets 7.7.0, the floor, opens comms through ipykernel's deprecated Comm class.

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -69,18 +70,18 @@ class Recorder:
 @contextlib.contextmanager
 def catching_up_every(characters: int) -> Iterator[None]:
     """Make a long tail (which a burst of chunks leaves) out of a short text."""
-    saved, render._STEP = render._STEP, characters  # noqa: SLF001 - the point of the test
+    saved, render._STEP = render._STEP, characters
     try:
         yield
     finally:
-        render._STEP = saved  # noqa: SLF001
+        render._STEP = saved
 
 
 @pytest.mark.parametrize("step", [8192, 48], ids=["as shipped", "catching up on short texts"])
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=chunked())
 def test_every_update_is_the_whole_text_rendered(step: int, case: tuple[str, list[str]]) -> None:
-    text, chunks = case
+    _, chunks = case
     incremental = IncrementalHTML()
     so_far = ""
     with catching_up_every(step):
@@ -129,7 +130,7 @@ def test_a_long_reply_is_rendered_block_by_block() -> None:
         live.append(token)
     live.finish(notice="interrupted")
     assert recorder.sent[-1] == bundle(text, notice="interrupted")
-    kept = live.reply._html._done_chars  # noqa: SLF001 - the point of the test
+    kept = live.reply._html._done_chars
     assert kept > len(text) * 0.9
 
 
@@ -138,7 +139,7 @@ def test_a_burst_is_caught_up_on_block_by_block() -> None:
     incremental = IncrementalHTML()
     for end in (len(text) // 3, len(text) * 2 // 3, len(text)):
         assert incremental(text[:end]) == render_html(text[:end])
-    assert incremental._done_chars > len(text) * 0.9  # noqa: SLF001 - kept, not parsed again
+    assert incremental._done_chars > len(text) * 0.9
 
 
 def test_a_late_reference_definition_links_earlier_text() -> None:

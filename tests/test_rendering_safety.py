@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from browser import screenshot
 from mistral_magic.render import bundle, render_html
+
+from browser import screenshot
 from xss_payloads import PAYLOADS
 
 # Every tag markdown-it's js-default preset can produce, plus our wrapper's.
@@ -121,7 +122,7 @@ def test_no_payload_runs_in_jupyterlab(chromium, jupyterlab):
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     start = page.url
     jupyterlab.run_all(page)
-    page.wait_for_function("() => document.querySelectorAll('.mistral-reply').length >= %d" % (len(PAYLOADS) + 1))
+    page.wait_for_function(f"() => document.querySelectorAll('.mistral-reply').length >= {len(PAYLOADS) + 1}")
     outputs = ".jp-OutputArea-output"
     page.evaluate("""(selector) => {
         for (const element of document.querySelectorAll(selector + ' *')) {

@@ -8,12 +8,13 @@ import sys
 import threading
 from pathlib import Path
 
-import mistral_server as ms
 import nbformat
+from nbclient import NotebookClient
+
+import mistral_server as ms
 from fault_matrix import FAULTS
 from helpers import free_port, unanswered_port
 from mistral_server import MistralServer
-from nbclient import NotebookClient
 
 KEY = "sk-leak-canary-3b8e91d0c4a7f2"
 

@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import magics_of
 from IPython.utils.capture import capture_output
 
 from mistral_magic import Mistral
+
+from helpers import magics_of
 
 pytestmark = pytest.mark.soak
 SERVER = Path(__file__).with_name("mistral_server.py")

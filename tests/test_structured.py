@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import sys
 
-import mistral_server as ms
 import pytest
-from helpers import error_line, history, run, run_failing
 from IPython.core.error import UsageError
+
+import mistral_server as ms
+from helpers import error_line, history, run, run_failing
 
 CITY = {"type": "object", "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
         "required": ["name", "population"]}

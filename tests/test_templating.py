@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import run
 from IPython.core.error import UsageError
+
+from helpers import run
 
 
 def test_vars_fill_names_and_braces_stay_literal_without_it(shell, server):

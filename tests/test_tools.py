@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import re
 
-import mistral_server as ms
 import pytest
+from IPython.core.error import UsageError
+
+from mistral_magic.tools import Toolbox, tool_spec
+
+import mistral_server as ms
 from helpers import (
     TOOLS,
     call,
@@ -19,9 +23,6 @@ from helpers import (
     run,
     run_failing,
 )
-from IPython.core.error import UsageError
-
-from mistral_magic.tools import Toolbox, tool_spec
 
 
 def test_tools_loop_over_several_rounds_with_a_failing_tool(shell, server):
@@ -158,7 +159,7 @@ def sphinx_style(scores: Dict[str, float], note: Annotated[str, "Free text."] = 
 
 def test_tool_schemas_come_from_hints_and_docstrings():
     namespace: dict = {}
-    exec(SCHEMA_SOURCES, namespace)  # noqa: S102 - as a notebook cell defines them
+    exec(SCHEMA_SOURCES, namespace)
     assert tool_spec("numpy_style", namespace["numpy_style"])["function"] == {
         "name": "numpy_style", "description": "Weather for several cities.",
         "parameters": {"type": "object", "required": ["cities", "unit"], "properties": {
