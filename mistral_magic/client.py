@@ -29,9 +29,9 @@ from .errors import (
     MistralError,
     StreamError,
 )
-from .protocol import DONE, parse_chunk, status_error
+from .protocol import status_error
 from .retry import RETRYABLE, Attempts, RetryPolicy
-from .sse import EventDecoder
+from .sse import ChunkReader
 from .version import __version__
 
 __all__ = ["MistralClient"]
@@ -83,7 +83,7 @@ class MistralClient:
         with self._network_errors():
             response = self._send("POST", _CHAT, payload, stream=True, on_status=on_status)
             try:
-                events = _ChunkReader(response, self.base_url)
+                events = ChunkReader(response.headers.get("content-type", ""), self.base_url)
                 for text in response.iter_text():
                     yield from events.feed(text)
                     if events.done:
@@ -99,7 +99,7 @@ class MistralClient:
             async with self._aclient() as http:
                 response = await self._asend(http, payload, stream=True, on_status=on_status)
                 try:
-                    events = _ChunkReader(response, self.base_url)
+                    events = ChunkReader(response.headers.get("content-type", ""), self.base_url)
                     async for text in response.aiter_text():
                         for chunk in events.feed(text):
                             yield chunk
@@ -275,37 +275,6 @@ class MistralClient:
                                "Check MistralMagics.base_url and the key.")
         return APIConnectionError(f"the request to {self.base_url} failed ({reason}). Check the "
                                   "network and MistralMagics.base_url, then re-run the cell.")
-
-
-class _ChunkReader:
-    """Frame a response body into chunk dicts; remember whether ``[DONE]`` came."""
-
-    def __init__(self, response: httpx.Response, base_url: str) -> None:
-        kind = response.headers.get("content-type", "").split(";")[0].strip()
-        if kind != "text/event-stream":
-            raise StreamError(f"expected an event stream, got {kind or 'no content type'}.")
-        self._base_url = base_url
-        self._decoder = EventDecoder()
-        self.done = False
-
-    def feed(self, text: str) -> Iterator[Chunk]:
-        return self._take(self._decoder.feed(text))
-
-    def close(self) -> Iterator[Chunk]:
-        yield from self._take(self._decoder.close())
-        if not self.done:
-            raise APIConnectionError(
-                f"the connection to {self._base_url} closed before the reply was complete. "
-                "Re-run the cell."
-            )
-
-    def _take(self, events: list[str]) -> Iterator[Chunk]:
-        # One at a time, so chunks before a bad one in the same read still arrive.
-        for data in events:
-            if data == DONE:
-                self.done = True
-                return
-            yield parse_chunk(data)
 
 
 @functools.lru_cache(maxsize=1)

@@ -7,7 +7,9 @@ chunks, so cells, the panel and the Python API treat it as they treat the
 hosted API (:mod:`.router` picks it).
 
 llama_cpp is imported on first use, so the package works without the extra
-and ``%load_ext`` stays quick.
+and ``%load_ext`` stays quick. The module is over 300 lines because it is the
+whole of one backend (the shared models, reading a request, the chat
+template, generating, Mistral-shaped chunks), whose pieces only it uses.
 """
 
 from __future__ import annotations

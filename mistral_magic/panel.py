@@ -9,6 +9,10 @@ conversation follows its changes. Replies stream on a worker thread through
 stays free and a reply is shown, stopped and recorded as in a cell.
 
 Widgets get no key events, so there is no Ctrl/Cmd+Enter: Send is the button.
+
+This module is one class over 300 lines: its controls, the send on its way and
+its view of the conversation change under one lock, from the kernel's thread and
+the worker's, so they are kept together; how things are drawn is :mod:`.panel_view`.
 """
 
 from __future__ import annotations
