@@ -8,7 +8,8 @@ Python API never need to know which one answers. Nothing here imports httpx.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+import threading
+from collections.abc import AsyncGenerator, Generator, Iterable
 from typing import Any, Callable, Optional, Protocol
 
 __all__ = ["Backend", "Chunk", "OnStatus", "Payload"]
@@ -54,6 +55,10 @@ class Backend(Protocol):
 
     def notes(self, payload: Payload) -> list[str]:
         """What to tell the user about how this request is served, each thing once."""
+        ...
+
+    def cut_streams(self, threads: Iterable[threading.Thread]) -> None:
+        """End now the streamed replies these threads are reading, rather than at their next chunk."""
         ...
 
     def close(self) -> None:

@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 import functools
 import os
+import socket
 import ssl
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
 
 import httpx
 
@@ -74,6 +75,7 @@ class MistralClient:
         self.retry = retry or RetryPolicy()
         self._sync: httpx.Client | None = None
         self._sync_lock = threading.Lock()  # a panel's worker and the kernel may start at once
+        self._streams: dict[int, httpx.Response] = {}  # streamed replies being read, by reading thread
 
     def __repr__(self) -> str:
         return f"MistralClient(base_url={self.base_url!r})"
@@ -82,6 +84,9 @@ class MistralClient:
         """Yield the chunks of a streamed reply; raise if it ends before ``[DONE]``."""
         with self._network_errors():
             response = self._send("POST", _CHAT, payload, stream=True, on_status=on_status)
+            reader = threading.get_ident()
+            with self._sync_lock:
+                self._streams[reader] = response
             try:
                 events = ChunkReader(response.headers.get("content-type", ""), self.base_url)
                 for text in response.iter_text():
@@ -90,7 +95,27 @@ class MistralClient:
                         return
                 yield from events.close()
             finally:
+                with self._sync_lock:
+                    if self._streams.get(reader) is response:
+                        del self._streams[reader]
                 response.close()
+
+    def cut_streams(self, threads: Iterable[threading.Thread] | None = None) -> None:
+        """End now the replies these threads are reading (every one, if None), so a blocked read returns.
+
+        A stopped reply otherwise ends only at its next chunk, and a model thinking,
+        or a server gone silent, sends none. The reader gets a connection error, and
+        the connection is never reused.
+        """
+        readers = None if threads is None else {thread.ident for thread in threads if thread.is_alive()}
+        with self._sync_lock:
+            cut = [response for reader, response in self._streams.items() if readers is None or reader in readers]
+        for response in cut:
+            stream = response.extensions.get("network_stream")
+            connection = stream.get_extra_info("socket") if stream is not None else None
+            if connection is not None:
+                with contextlib.suppress(OSError):  # closed already
+                    connection.shutdown(socket.SHUT_RDWR)
 
     async def astream_chat(self, payload: Payload, on_status: OnStatus = None
                            ) -> AsyncGenerator[Chunk, None]:
@@ -189,7 +214,12 @@ class MistralClient:
                 await asyncio.sleep(attempts.wait_after(failure))
 
     def close(self) -> None:
-        """Close pooled connections; the client can still be used afterwards."""
+        """End the replies being read and close pooled connections; the client can still be used afterwards.
+
+        The streams are cut first: a socket closed under a blocked read does not wake
+        it, and its number, soon reused, could keep it waiting for the read timeout.
+        """
+        self.cut_streams()
         with self._sync_lock:
             if self._sync is not None:
                 self._sync.close()

@@ -6,7 +6,8 @@ the frontend gets a few messages however many columns stream. Columns run on a
 copy of the conversation: they see its history but add no turn, since there is
 no single reply to keep (re-run the cell you prefer without ``--compare``).
 A failing combination shows its error in its column while the others go on;
-Ctrl-C stops them all.
+Ctrl-C stops them all: their streams are cut and their threads have ended when
+the cell returns.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = ["Column", "combinations", "compare", "varied"]
 
 SETTINGS = ("model", *(parameter.name for parameter in PARAMETERS if parameter.numeric))
 _AT_ONCE = 8  # columns streaming at the same time; the rest wait their turn
+_ENDING = 2.0  # seconds an interrupted comparison waits for its workers, cutting their streams
 _GRID = "display:grid;grid-template-columns:repeat(auto-fill,minmax(18em,1fr));gap:0.75em"
 _HEAD = "font-weight:600;font-size:0.85em;margin-bottom:0.3em"
 _CELL = "border:1px solid rgba(128,128,128,.35);border-radius:6px;padding:0.4em 0.7em;min-width:0"
@@ -90,6 +92,7 @@ def compare(client: Backend, conversation: Conversation, request: Request, *,
     except KeyboardInterrupt:
         stop.set()
         grid.refresh(interrupted=True)
+        _end(client, threads)
         raise ReplyInterrupted("the comparison was interrupted; what arrived stays above.") from None
     grid.refresh(final=True)
     return [column.result() for column in columns]
@@ -178,6 +181,19 @@ class _Grid:
         cells = "".join(f'<div style="{_CELL}">{column.html()}</div>' for column in self.columns)
         return {"text/html": f'<div class="mistral-compare" style="{_GRID}">{cells}</div>',
                 "text/plain": "\n\n".join(column.plain() for column in self.columns)}
+
+
+def _end(client: Backend, threads: list[threading.Thread]) -> None:
+    """Cut the workers' streams and wait for the workers, so none reads on after the cell.
+
+    Streams are cut again while waiting, for a worker whose reply began after the
+    first cut. One still waiting for a connection or a retry ends within the
+    client's timeouts, on its own (the grid is not redrawn).
+    """
+    deadline = time.monotonic() + _ENDING
+    while (alive := [thread for thread in threads if thread.is_alive()]) and time.monotonic() < deadline:
+        client.cut_streams(alive)
+        alive[0].join(0.05)
 
 
 def _setting(request: Request, name: str) -> Any:

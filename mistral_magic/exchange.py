@@ -75,6 +75,9 @@ def run_turn(
             "the reply was interrupted; what arrived stays above, and the conversation is unchanged."
         ) from None
     except MistralError:
+        if stop is not None and stop.is_set():  # its stream was cut: a stop, not a failure
+            unchanged("stopped")
+            raise ReplyInterrupted("the reply was stopped; the conversation is unchanged.") from None
         unchanged("failed")
         raise
     turn = _turn(request, reply, steps)

@@ -24,7 +24,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, Generator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,9 @@ class LocalModel:
     def notes(self, payload: Payload) -> list[str]:
         """Nothing to tell: every option is honoured as the hosted API honours it."""
         return []
+
+    def cut_streams(self, threads: Iterable[threading.Thread]) -> None:
+        """Nothing to cut: a stopped reply ends at its next token, and tokens come steadily."""
 
     def close(self) -> None:
         """Free the model's memory; the next request loads it again."""

@@ -174,13 +174,15 @@ class ChatPanel(widgets.VBox):
             self._settle(flight, None)
 
     def _stop(self, _: Any = None) -> None:
-        """End the reply now: the worker stops at its next chunk and commits nothing."""
+        """End the reply now: shown stopped, its stream cut, nothing committed."""
         flight = self._last
         if flight is None or flight.settled:
             return
         flight.stop.set()
         flight.view.halt(f"stopped: nothing was added to '{self.conversation.name}'")
         self._settle(flight, f"Stopped: nothing was added to '{self.conversation.name}'.", error=False)
+        if flight.thread is not None:  # after settling, so what the cut makes the worker raise is not shown
+            self.client.cut_streams([flight.thread])
 
     def _settle(self, flight: _Flight, failure: str | None, *, error: bool = True) -> None:
         """Make the panel ready again; a message not recorded goes back into an empty input."""

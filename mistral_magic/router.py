@@ -9,7 +9,7 @@ embedded model installed, requests for Mistral models are answered offline by
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Generator, Iterable
 from typing import TYPE_CHECKING, Callable
 
 from .backend import Backend, Chunk, OnStatus, Payload
@@ -77,6 +77,13 @@ class Router:
         if is_local(payload["model"]):
             return []
         return [OFFLINE_NOTE] if self._offline() else self.remote.notes(payload)
+
+    def cut_streams(self, threads: Iterable[threading.Thread]) -> None:
+        """Cut the HTTP streams these threads read; a local model stops at its next token."""
+        with self._lock:
+            remote = self._remote
+        if remote is not None:
+            remote.cut_streams(threads)
 
     def close(self) -> None:
         """Close HTTP connections and forget the client, so the next request makes one from the settings then.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -232,6 +233,26 @@ def test_chunks_before_a_bad_one_in_the_same_read_still_arrive(server, make_clie
         for chunk in make_client().stream_chat(payload()):
             reply.add_chunk(chunk)
     assert reply.text == "kept too"
+
+
+def test_cutting_a_stream_ends_a_read_blocked_on_a_silent_server(server, make_client):
+    server.enqueue(ms.stall(30, after_chunks=1))
+    client, started, failures = make_client(), threading.Event(), []
+
+    def read():
+        try:
+            for _ in client.stream_chat(payload()):
+                started.set()
+        except APIConnectionError as error:
+            failures.append(error)
+
+    reader = threading.Thread(target=read, name="reader")
+    reader.start()
+    assert started.wait(10)
+    client.cut_streams([reader])
+    reader.join(10)  # the server stays silent for 30 s: only the cut ends the read sooner
+    assert not reader.is_alive() and "closed before the reply was complete" in str(failures[0])
+    assert streamed_text(client).text.startswith("Echo: ")  # the cut connection was not reused
 
 
 def long_conversation() -> list[dict]:

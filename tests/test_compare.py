@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 import pytest
@@ -75,6 +76,8 @@ def test_interrupting_a_comparison_stops_every_column(shell, server):
     captured, error = run_failing(shell, "%%mistral --compare -t 0.1,0.2\nhi")
     timer.join()
     assert time.monotonic() - started < 2
+    # The workers ended with the cell: their streams were cut, not left to the server's stall.
+    assert [thread for thread in threading.enumerate() if thread.name == "mistral-compare"] == []
     assert error_line(error) == "ReplyInterrupted: the comparison was interrupted; what arrived stays above."
     grid = final_html(captured)
     assert grid.count("⚠ interrupted") == 2 and grid.count("partial reply") == 2

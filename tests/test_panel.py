@@ -378,3 +378,18 @@ def test_a_tool_turn_shows_its_calls_as_a_cell_does(shell, server):
         assert shown.count('class="mistral-assistant"') == 1
     finally:
         panel.close()
+
+
+def test_stop_ends_a_reply_from_a_silent_server_at_once(panels, server):
+    server.enqueue(ms.stall(30, after_chunks=1))
+    panel = panels()
+    send(panel, "Think hard", wait=False)
+    wait_for(lambda: panel._last.view.tokens >= 1)
+    panel.stop_button.click()
+    worker = panel._last.thread
+    worker.join(5)  # the server stays silent for 30 s: only the cut ends the read sooner
+    assert not worker.is_alive() and "stopped" in transcript(panel)
+    assert "Stopped: nothing was added" in panel.status_line.value
+    assert len(panel.conversation) == 0 and panel.prompt.value == "Think hard"
+    send(panel, "Again")
+    assert [turn.prompt for turn in panel.conversation.turns] == ["Again"]
