@@ -27,6 +27,7 @@ from .params import PARAMETERS
 if TYPE_CHECKING:
     from .backend import Backend
     from .exchange import Request
+    from .protocol import Reply
 
 __all__ = ["Column", "combinations", "compare", "varied"]
 
@@ -109,7 +110,7 @@ class Column:
         self.label = " · ".join([request.model] + [f"{name} {_number(request.options[name])}"
                                                     for name in varied if name != "model"])
         self.live = LiveReply()
-        self.reply: Any = None
+        self.reply: Reply | None = None
         self.error: str | None = None
         self.done = threading.Event()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -21,13 +21,16 @@ from .magic_options import chat_flag, parse_line
 from .prices import cost
 from .protocol import shorten
 
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
 __all__ = ["ConversationMagics"]
 
 @magics_class
 class ConversationMagics(Magics):
     """Look after the conversations that ``%%mistral`` cells and panels hold."""
 
-    def __init__(self, shell: Any, store: ConversationStore, show: Callable[[str], None],
+    def __init__(self, shell: InteractiveShell, store: ConversationStore, show: Callable[[str], None],
                  prices: Callable[[], Mapping[str, Sequence[float]]]) -> None:
         super().__init__(shell=shell)
         self._store = store

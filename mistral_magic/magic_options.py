@@ -21,13 +21,14 @@ __all__ = ["SettingError", "api_flags", "chat_flag", "flag_type", "parse_line", 
            "several", "traits"]
 
 
-def parse_line(magic: Any, line: str) -> Any:
+def parse_line(magic: Any, line: str) -> argparse.Namespace:
     """Read a magic's options as a shell would: ``--stop "THE END"`` means ``THE END``."""
     try:
         words = shlex.split(line)
     except ValueError as exc:
         raise UsageError(f"cannot read the options ({exc}): check the quotes.") from None
-    return magic.parser.parse_args(words)
+    args: argparse.Namespace = magic.parser.parse_args(words)
+    return args
 
 
 def chat_flag(default: str | None = "default") -> Any:

@@ -9,6 +9,7 @@ never a setting: it is read from the environment variable named by
 
 from __future__ import annotations
 
+import argparse
 from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.core.error import UsageError
@@ -17,12 +18,14 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Dict, Enum, Float, Int, Unicode, default, observe
 
 from . import checks, params
-from .conversation import ConversationStore
+from .conversation import Conversation, ConversationStore
 from .magic_options import api_flags, chat_flag, flag_type, parse_line, setting_check, several, traits
 from .prices import DEFAULT_PRICES
 from .router import Router
 
 if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
     from .client import MistralClient
     from .exchange import Request
     from .live import Sink
@@ -61,7 +64,7 @@ class MistralMagics(Magics):
     max_tool_rounds = Int(5, min=1, help="Most rounds of tool calls in one --tools cell; the request "
                                          "after the last round asks for a text answer.").tag(config=True)
 
-    def __init__(self, shell: Any) -> None:
+    def __init__(self, shell: InteractiveShell) -> None:
         super().__init__(shell=shell)
         self.store = ConversationStore()
         self.base_url  # noqa: B018  (read now, so a refused %config value rolls back to it, not to "")
@@ -187,7 +190,7 @@ class MistralMagics(Magics):
         return ChatPanel(self.store, self.client, chat=args.chat, model=args.model or self.model,
                          options=params.settings_of(self), interval=self.update_interval)
 
-    def _request(self, args: Any, cell: str) -> Request:
+    def _request(self, args: argparse.Namespace, cell: str) -> Request:
         from .exchange import Request
         from .structured import Schema
         from .tools import Toolbox
@@ -218,7 +221,7 @@ class MistralMagics(Magics):
         assert self.shell is not None, "magics are made with a shell"
         return self.shell.user_ns  # type: ignore[no-any-return]
 
-    def _keep(self, args: Any, request: Request, text: str) -> None:
+    def _keep(self, args: argparse.Namespace, request: Request, text: str) -> None:
         """Check the reply against --schema; give --out the text, parsed JSON or validated object."""
         from .errors import ReplyValidationError
         from .structured import json_reply
@@ -233,7 +236,7 @@ class MistralMagics(Magics):
         if args.out:
             self._namespace[args.out] = value
 
-    def _dry_run(self, args: Any, conversation: Any, request: Request) -> None:
+    def _dry_run(self, args: argparse.Namespace, conversation: Conversation, request: Request) -> None:
         from . import preview
         from .compare import combinations
 
@@ -242,7 +245,7 @@ class MistralMagics(Magics):
         if args.out:
             self._namespace[args.out] = shown if args.compare else shown[0]
 
-    def _compare(self, args: Any, conversation: Any, request: Request) -> None:
+    def _compare(self, args: argparse.Namespace, conversation: Conversation, request: Request) -> None:
         from IPython.display import display
 
         from .compare import compare
@@ -281,7 +284,7 @@ _CONFLICTS = (
 )
 
 
-def _check_combinations(args: Any) -> None:
+def _check_combinations(args: argparse.Namespace) -> None:
     """Refuse options that cannot work together, before anything is sent or changed."""
     for first, second, why in _CONFLICTS:
         if getattr(args, first) and getattr(args, second):

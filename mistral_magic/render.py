@@ -12,20 +12,27 @@ from __future__ import annotations
 import html
 import re
 import threading
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.renderer import RendererHTML
+    from markdown_it.token import Token
+    from markdown_it.utils import EnvType, OptionsDict
 
 from .protocol import TextBuffer
 
 __all__ = ["IncrementalHTML", "bundle", "render_html", "warm_up"]
 
-_md: Any = None
+_md: MarkdownIt | None = None
 _md_lock = threading.Lock()
 # Rendered once when the parser is built, so that linkify compiles its patterns
 # then (about 10 ms) rather than on a reply's first token.
 _WARM_UP = "# a\n\n- *b* `c` https://example.com [d](https://example.com)\n\n| e |\n|---|\n| f |\n"
 
 
-def _markdown() -> Any:
+def _markdown() -> MarkdownIt:
     """The shared parser, built on first use (markdown-it is imported only then)."""
     global _md
     if _md is None:
@@ -40,10 +47,11 @@ def _markdown() -> Any:
     return _md
 
 
-def _open_link_in_new_tab(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+def _open_link_in_new_tab(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict,
+                          env: EnvType) -> str:
     tokens[idx].attrSet("target", "_blank")
     tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
-    return self.renderToken(tokens, idx, options, env)  # type: ignore[no-any-return]
+    return self.renderToken(tokens, idx, options, env)
 
 
 def warm_up() -> None:
@@ -128,7 +136,7 @@ class IncrementalHTML:
             if self._parse(text[kept:kept + _STEP]) is None or self._done_chars == kept:
                 return
 
-    def _parse(self, tail: str) -> tuple[list[Any], dict[str, Any]] | None:
+    def _parse(self, tail: str) -> tuple[list[Token], dict[str, Any]] | None:
         """Keep the HTML of the finished blocks of ``tail``; the rest's tokens, or None for a whole render."""
         md = _markdown()
         env: dict[str, Any] = {}
@@ -146,7 +154,7 @@ class IncrementalHTML:
         return tokens, env
 
 
-def _last_cut(tail: str, tokens: list[Any]) -> tuple[int, int] | None:
+def _last_cut(tail: str, tokens: list[Token]) -> tuple[int, int] | None:
     """The last (token index, character offset) where every block before is finished."""
     if "\r" in tail:
         return None  # markdown-it counts a lone CR as a line end; offsets would drift
