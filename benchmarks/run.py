@@ -81,8 +81,8 @@ class Table:
 @contextmanager
 def loopback_server() -> Iterator[str]:
     """The test suite's Mistral emulator, standalone, in its own process."""
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "mistral_server.py"), "--port", "0",
-                               "--key", KEY], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([sys.executable, "-m", "mistral_server", "--port", "0", "--key", KEY],
+                              cwd=ROOT / "tests", stdout=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline() if server.stdout else ""
         if not line.startswith("READY "):

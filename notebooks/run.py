@@ -21,13 +21,13 @@ from nbclient import NotebookClient
 
 from mistral_magic.local import EMBEDDED, embedded_available
 
-EMULATOR = Path(__file__).resolve().parents[1] / "tests" / "mistral_server.py"
+TESTS = Path(__file__).resolve().parents[1] / "tests"  # `python -m mistral_server` runs from here
 
 
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
     """Start the loopback server; return it and its URL once it is ready."""
-    process = subprocess.Popen([sys.executable, str(EMULATOR), "--port", "0", "--chunk-delay", "0.02"],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "mistral_server", "--port", "0", "--chunk-delay", "0.02"],
+                               cwd=TESTS, stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline() if process.stdout else ""
     if not line.startswith("READY "):
         process.kill()

@@ -53,7 +53,7 @@ def screenshot(page: Any, name: str) -> Path:
 # --- JupyterLab ------------------------------------------------------------------------------
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-MISTRAL_SERVER = Path(__file__).with_name("mistral_server.py")
+TESTS = Path(__file__).resolve().parent  # `python -m mistral_server` runs from here
 API_KEY = "test-key"
 CHUNK_DELAY = 0.03  # seconds between streamed words: slow enough to watch, and to press Stop
 # Offline and quiet: no news feed, no update check, no extension manager calling PyPI.
@@ -115,8 +115,8 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]
     home = tmp_path_factory.mktemp("jupyterlab")
     root = home / "root"
     shutil.copytree(NOTEBOOKS, root)
-    with _process([sys.executable, str(MISTRAL_SERVER), "--port", "0", "--key", API_KEY,
-                   "--chunk-delay", str(CHUNK_DELAY)], home / "mistral.log") as mistral:
+    with _process([sys.executable, "-m", "mistral_server", "--port", "0", "--key", API_KEY,
+                   "--chunk-delay", str(CHUNK_DELAY)], home / "mistral.log", cwd=TESTS) as mistral:
         mistral_url = _ready_line(home / "mistral.log", mistral)
         token = secrets.token_hex(16)
         with _process(_lab_command(root, token), home / "lab.log", env=_lab_env(home, mistral_url)) as lab:
@@ -150,10 +150,11 @@ def _lab_command(root: Path, token: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _process(command: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[Any]:
+def _process(command: list[str], log: Path, env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> Iterator[Any]:
     """Run ``command`` with its output in ``log``; stop it afterwards (JupyterLab stops its kernels)."""
     with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         try:
             yield process
         finally:

@@ -244,9 +244,8 @@ def test_stop_is_prompt_during_stall() -> None:
 
 
 def test_standalone_prints_ready_and_serves() -> None:
-    script = Path(__file__).with_name("mistral_server.py")
-    args = [sys.executable, str(script), "--port", "0", "--key", "k2"]
-    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as proc:
+    args = [sys.executable, "-m", "mistral_server", "--port", "0", "--key", "k2"]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent) as proc:
         try:
             line = proc.stdout.readline() if proc.stdout else ""
             assert line.startswith("READY http://127.0.0.1:")

@@ -24,7 +24,7 @@ from mistral_magic import Mistral
 from helpers import magics_of
 
 pytestmark = pytest.mark.soak
-SERVER = Path(__file__).with_name("mistral_server.py")
+TESTS = Path(__file__).resolve().parent  # `python -m mistral_server` runs from here
 
 
 def resources() -> dict[str, float]:
@@ -38,7 +38,8 @@ def resources() -> dict[str, float]:
 @pytest.fixture
 def server_url(monkeypatch):
     """The loopback server in its own process, so only the client is measured here."""
-    process = subprocess.Popen([sys.executable, str(SERVER), "--port", "0"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "mistral_server", "--port", "0"], cwd=TESTS,
+                               stdout=subprocess.PIPE, text=True)
     url = process.stdout.readline().split()[1]
     monkeypatch.setenv("MISTRAL_API_KEY", "test-key")
     monkeypatch.setenv("MISTRAL_BASE_URL", url)

@@ -1,0 +1,256 @@
+"""The HTTP side of the emulator: a threaded loopback server, its routes, and MistralServer.
+
+Why real HTTP: the client is tested against real sockets, HTTP/1.1 framing, keep-alive and
+SSE instead of mocks. Each request is recorded, then routed: chat requests are validated
+and answered by the next queued Script (or the default echo reply), /v1/models lists models.
+"""
+from __future__ import annotations
+
+import socket
+import socketserver
+import sys
+import threading
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, Callable
+
+from .exchange import Exchange
+from .request import Recorded, parse_json, prompt_words
+from .scripts import Script, reply, unauthorized
+from .validation import authorized, validate_chat
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+CHAT_PATH = "/v1/chat/completions"
+MODELS_PATH = "/v1/models"
+
+DEFAULT_MODELS = (
+    "mistral-small-latest",
+    "mistral-large-latest",
+    "mistral-medium-latest",
+    "ministral-8b-latest",
+    "codestral-latest",
+    "mistral-tiny",
+    "open-mistral-nemo",
+)
+# Per-minute budgets reported in x-ratelimit-* headers (§7.3).
+RATE_LIMIT_REQ_MINUTE = 120
+RATE_LIMIT_TOKENS_MINUTE = 500_000
+
+
+def _model_card(model_id: str, created: int) -> dict:
+    """A BaseModelCard in the §1.3 schema form."""
+    capabilities = dict.fromkeys(
+        ("completion_chat", "function_calling", "completion_fim", "fine_tuning", "vision", "ocr",
+         "classification", "moderation", "audio", "audio_transcription"), False)
+    capabilities.update(completion_chat=True, function_calling=True, completion_fim="codestral" in model_id)
+    return {"id": model_id, "object": "model", "created": created, "owned_by": "mistralai",
+            "capabilities": capabilities, "name": model_id, "description": f"Emulated {model_id}",
+            "max_context_length": 131072, "aliases": [], "deprecation": None,
+            "deprecation_replacement_model": None, "default_model_temperature": 0.3, "type": "base"}
+
+
+def _answer_chat(ex: Exchange, rec: Recorded) -> None:
+    server = ex.server
+    failure = validate_chat(rec, server.api_key, server.models)
+    script = failure or server._next_script() or reply(delay=server.chunk_delay)
+    script.run(ex)
+
+
+def _answer_models(ex: Exchange, rec: Recorded) -> None:
+    if not authorized(rec.headers, ex.server.api_key):
+        return unauthorized().run(ex)
+    ex.send_json(200, {"object": "list", "data": [_model_card(m, ex.created) for m in ex.server.models]})
+
+
+ROUTES: dict[str, tuple[str, Callable[[Exchange, Recorded], None]]] = {
+    CHAT_PATH: ("POST", _answer_chat),
+    MODELS_PATH: ("GET", _answer_models),
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Records each request, then routes it. HTTP/1.1 so JSON replies can use keep-alive."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # each write+flush leaves as its own segment
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner._track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        self.server.owner._track(self.connection, open_=False)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay silent: test output should only show test failures."""
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _dispatch(self) -> None:
+        try:
+            rec = self._record()
+            self._route(rec)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True  # the client went away; nothing to report
+
+    def _record(self) -> Recorded:
+        raw_body = self._read_body()
+        ok, parsed = parse_json(raw_body)
+        rec = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                       parsed if ok and isinstance(parsed, dict) else None, raw_body)
+        self.server.owner._record(rec)
+        return rec
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self) -> bytes:
+        parts = []
+        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return b"".join(parts)
+
+    def _route(self, rec: Recorded) -> None:
+        ex = Exchange(self, rec.body or {})
+        route = ROUTES.get(rec.path.split("?", 1)[0])
+        if route is None:
+            return ex.send_json(404, {"detail": "Not Found"})
+        method, answer = route
+        if rec.method != method:
+            return ex.send_json(405, {"detail": "Method Not Allowed"})
+        answer(ex, rec)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # soak tests open hundreds of connections at once
+
+    def __init__(self, owner: MistralServer, port: int) -> None:
+        self.owner = owner
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    def server_bind(self) -> None:
+        """Skip HTTPServer's getfqdn() reverse lookup, which can be slow in sandboxes."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Client disconnects are normal in these tests; anything else is a bug worth a traceback."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class MistralServer:
+    """A Mistral API emulator on 127.0.0.1, with a FIFO queue of scripted chat responses."""
+
+    def __init__(self, api_key: str = "test-key", models: tuple[str, ...] = DEFAULT_MODELS, *,
+                 chunk_delay: float = 0.0) -> None:
+        self.api_key = api_key
+        self.models = tuple(models)
+        self.chunk_delay = chunk_delay
+        self.url = ""
+        self.requests: list[Recorded] = []
+        self._queue: deque[Script] = deque()
+        self._lock = threading.Lock()
+        self._count = 0
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, port: int = 0) -> MistralServer:
+        self._stopping.clear()
+        self._httpd = _HTTPServer(self, port)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="mistral-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: the event releases stalled handlers; idle keep-alive sockets are shut too."""
+        if self._httpd is None:
+            return
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def enqueue(self, *scripts: Script) -> None:
+        with self._lock:
+            self._queue.extend(scripts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+
+    @property
+    def last_body(self) -> dict:
+        """JSON body of the most recent chat request (LookupError if there was none)."""
+        with self._lock:
+            chats = [r for r in self.requests if r.path.split("?", 1)[0] == CHAT_PATH]
+        if not chats:
+            raise LookupError("no chat request received yet")
+        return chats[-1].body or {}
+
+    def _record(self, rec: Recorded) -> None:
+        with self._lock:
+            self.requests.append(rec)
+            self._count += 1
+
+    def _track(self, connection: socket.socket, *, open_: bool) -> None:
+        with self._lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def _close_connections(self) -> None:
+        """Wake handlers blocked reading the next keep-alive request, so nothing is served after stop()."""
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _next_script(self) -> Script | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue else None
+
+    def _rate_limit_headers(self, body: dict) -> dict[str, str]:
+        """Plausible per-minute budgets (§7.3): the request count and word count drive them."""
+        cost = prompt_words(body)
+        used = (self._count - 1) % RATE_LIMIT_REQ_MINUTE + 1
+        return {
+            "x-ratelimit-limit-req-minute": str(RATE_LIMIT_REQ_MINUTE),
+            "x-ratelimit-remaining-req-minute": str(RATE_LIMIT_REQ_MINUTE - used),
+            "x-ratelimit-limit-tokens-minute": str(RATE_LIMIT_TOKENS_MINUTE),
+            "x-ratelimit-remaining-tokens-minute": str(RATE_LIMIT_TOKENS_MINUTE - cost),
+            "x-ratelimit-tokens-query-cost": str(cost),
+        }
