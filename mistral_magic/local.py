@@ -14,7 +14,6 @@ template, generating, Mistral-shaped chunks), whose pieces only it uses.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import importlib.util
@@ -106,11 +105,15 @@ class LocalModel:
                            ) -> AsyncGenerator[Chunk, None]:
         """Async twin of :meth:`stream_chat`: tokens are made on a worker thread."""
         with contextlib.closing(self.stream_chat(payload, on_status)) as chunks:
+            import asyncio  # here, not above: the router loads this module with the extension
+
             while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
                 yield chunk
 
     async def achat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
         """Async twin of :meth:`chat`."""
+        import asyncio
+
         return await asyncio.to_thread(self.chat, payload, on_status)
 
     def list_models(self) -> list[Chunk]:

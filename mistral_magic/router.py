@@ -13,7 +13,6 @@ from collections.abc import AsyncGenerator, Generator, Iterable
 from typing import TYPE_CHECKING, Callable
 
 from .backend import Backend, Chunk, OnStatus, Payload
-from .local import EMBEDDED, card, embedded_available, is_local, local_model
 from .params import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
@@ -65,6 +64,8 @@ class Router:
 
     def list_models(self) -> list[Chunk]:
         """The models the key can use (none offline), then the embedded one if installed."""
+        from .local import EMBEDDED, card, embedded_available
+
         remote = [] if self._offline() else self.remote.list_models()
         return remote + ([card(EMBEDDED)] if embedded_available() else [])
 
@@ -74,6 +75,8 @@ class Router:
 
     def notes(self, payload: Payload) -> list[str]:
         """What to tell the user under this request's reply."""
+        from .local import is_local
+
         if is_local(payload["model"]):
             return []
         return [OFFLINE_NOTE] if self._offline() else self.remote.notes(payload)
@@ -96,14 +99,19 @@ class Router:
             remote.close()
 
     def _offline(self) -> bool:
+        from .local import embedded_available
+
         # Only in place of the hosted API: a server the user named is never swapped out.
         remote = self.remote
         return (remote.dialect == "mistral" and remote.base_url == DEFAULT_BASE_URL
                 and not remote.has_key() and embedded_available())
 
     def _route(self, payload: Payload) -> tuple[Backend, Payload]:
+        from .local import EMBEDDED, is_local, local_model  # on first use: the extension loads this module
+
         if is_local(payload["model"]):
             return local_model(payload["model"]), payload
         if self._offline():
             return local_model(EMBEDDED), {**payload, "model": EMBEDDED}
         return self.remote, payload
+

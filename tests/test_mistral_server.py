@@ -15,30 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
-try:
-    from tests.mistral_server import (
-        CHAT_PATH,
-        DEFAULT_MODELS,
-        MistralServer,
-        drop,
-        error,
-        malformed,
-        raw,
-        reply,
-        stall,
-    )
-except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.path
-    from mistral_server import (  # type: ignore[no-redef]
-        CHAT_PATH,
-        DEFAULT_MODELS,
-        MistralServer,
-        drop,
-        error,
-        malformed,
-        raw,
-        reply,
-        stall,
-    )
+from mistral_server import (
+    CHAT_PATH,
+    DEFAULT_MODELS,
+    MistralServer,
+    drop,
+    error,
+    malformed,
+    raw,
+    reply,
+    stall,
+)
 
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

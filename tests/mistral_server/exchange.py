@@ -6,6 +6,7 @@ so a new reply or fault needs no server change.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -94,10 +95,8 @@ class Exchange:
     def cut(self) -> None:
         """Close the socket abruptly, mid-response."""
         self.hang_up()
-        try:
+        with contextlib.suppress(OSError):
             self.handler.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.handler.connection.close()
 
 

@@ -6,6 +6,7 @@ and answered by the next queued Script (or the default echo reply), /v1/models l
 """
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import sys
@@ -234,10 +235,8 @@ class MistralServer:
         with self._lock:
             connections, self._connections = list(self._connections), set()
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def _next_script(self) -> Script | None:
         with self._lock:
