@@ -25,7 +25,6 @@ from mistral_magic import (
     Mistral,
     MistralClient,
     local,
-    router,
 )
 from mistral_magic.cell_output import LiveText
 from mistral_magic.exchange import Request, run_turn
@@ -89,7 +88,7 @@ def test_without_a_key_cells_use_the_embedded_model_and_say_so(offline):
 
 
 def test_without_a_key_or_the_extra_the_error_names_both_ways(offline, monkeypatch):
-    monkeypatch.setattr(router, "embedded_available", lambda: False)
+    monkeypatch.setattr(local, "embedded_available", lambda: False)
     _, error = run_failing(offline, "%%mistral\nHello!")
     message = error._render_traceback_()[0]
     assert message.startswith("ConfigError: MISTRAL_API_KEY is not set. Export it")
@@ -215,7 +214,7 @@ def test_one_model_serves_one_request_at_a_time():
 
 @needs_model
 def test_stop_in_the_panel_frees_the_model_and_records_nothing(server):
-    client = Router(MistralClient())
+    client = Router(MistralClient)
     panel = ChatPanel(ConversationStore(), client, model=EMBEDDED, options={"max_tokens": 1000})
     try:
         panel.join(10)
@@ -248,7 +247,7 @@ def test_a_local_model_is_a_client_on_its_own():
 def test_unsupported_options_and_missing_files_are_one_line_errors(tmp_path):
     (tmp_path / "model.gguf").write_bytes(b"not loaded: the request is refused first")
     with pytest.raises(ConfigError, match="does not support tools"):
-        list(Router(MistralClient()).stream_chat(build_payload(
+        list(Router(MistralClient).stream_chat(build_payload(
             f"local:{tmp_path}/model.gguf", [{"role": "user", "content": "Hi"}], {"tools": []}, stream=True)))
     with pytest.raises(ConfigError, match=f"no model file at {tmp_path}/none.gguf"):
         local_model(f"local:{tmp_path}/none.gguf")
