@@ -22,17 +22,11 @@ from . import checks, params
 from .backend import Chunk, OnStatus, Payload
 from .body import JSONBody
 from .dialect import DIALECTS, notices, to_openai
-from .errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    ConfigError,
-    MistralError,
-    StreamError,
-)
+from .errors import APIStatusError, ConfigError, StreamError
 from .protocol import status_error
 from .retry import RETRYABLE, Attempts, RetryPolicy
 from .sse import ChunkReader
+from .transport_errors import transport_error
 from .version import __version__
 
 __all__ = ["MistralClient"]
@@ -281,30 +275,7 @@ class MistralClient:
         try:
             yield
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, UnicodeError) as exc:
-            raise self._mapped(exc) from exc
-
-    def _mapped(self, exc: BaseException) -> MistralError:
-        """The error a person sees for a transport failure, naming the URL and what to do."""
-        reason = str(exc).split("\n")[0] or type(exc).__name__
-        if isinstance(exc, httpx.ConnectTimeout):
-            return APITimeoutError(f"could not connect to {self.base_url} within "
-                                   f"{self.timeout.connect:g} s. Check the network, or raise "
-                                   "MistralMagics.connect_timeout.")
-        if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(f"no data from {self.base_url} for {self.timeout.read:g} s. "
-                                   "Raise MistralMagics.read_timeout or re-run the cell.")
-        if isinstance(exc, httpx.ConnectError):
-            return APIConnectionError(f"could not connect to {self.base_url} ({reason}). "
-                                      "Check the network and MistralMagics.base_url.")
-        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-            return APIConnectionError(f"the connection to {self.base_url} dropped mid-reply "
-                                      f"({reason}). Re-run the cell.")
-        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError,
-                            UnicodeError)):
-            return ConfigError(f"the request to {self.base_url} could not be made ({reason}). "
-                               "Check MistralMagics.base_url and the key.")
-        return APIConnectionError(f"the request to {self.base_url} failed ({reason}). Check the "
-                                  "network and MistralMagics.base_url, then re-run the cell.")
+            raise transport_error(exc, self.base_url, self.timeout) from exc
 
 
 @functools.lru_cache(maxsize=1)
