@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import mistral_magic
 
 PUBLIC = [
@@ -39,3 +42,18 @@ def test_every_public_name_imports_from_the_package():
     starred: dict = {}
     exec("from mistral_magic import *", starred)
     assert sorted(set(starred) - {"__builtins__"}) == sorted(PUBLIC)
+
+
+def test_loading_the_extension_imports_no_heavy_dependency() -> None:
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "from IPython.core.history import HistoryAccessor\n"
+        "HistoryAccessor.enabled = False\n"
+        "shell = InteractiveShell.instance()\n"
+        "shell.run_line_magic('load_ext', 'mistral_magic')\n"
+        "print(sorted(m for m in ('httpx', 'markdown_it', 'ipywidgets', 'linkify_it') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
