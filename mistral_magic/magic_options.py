@@ -43,7 +43,8 @@ def api_flags(func: Callable[..., Any]) -> Callable[..., Any]:
         if parameter.type is bool:
             flag = argument(*parameter.flags, action="store_true", default=None, help=parameter.help)
         elif parameter.type is str:
-            flag = argument(*parameter.flags, action="append", metavar="TEXT", help=parameter.help)
+            flag = argument(*parameter.flags, action="append", metavar="TEXT",
+                            help=f"{parameter.help} Repeat for several.")
         else:
             flag = argument(*parameter.flags, type=several(flag_type(parameter.read)), metavar="VALUE",
                             help=parameter.help)
@@ -59,7 +60,7 @@ def traits() -> dict[str, traitlets.TraitType[Any, Any]]:
         if parameter.type is bool:
             trait = traitlets.Bool(False, help=f"{parameter.help} Sent with every request when True.")
         elif parameter.type is str:
-            trait = traitlets.List(traitlets.Unicode(), help=f"{parameter.help} Sent with every request.")
+            trait = traitlets.List(traitlets.Unicode(), help=f"{parameter.help} A list, sent with every request.")
         else:
             kind = traitlets.Float if parameter.type is float else traitlets.Int
             limits = (("min", parameter.minimum), ("max", parameter.maximum))

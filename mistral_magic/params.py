@@ -86,7 +86,7 @@ PARAMETERS = (
     Parameter("random_seed", int, "Seed for reproducible sampling.", None, 0),
     Parameter("presence_penalty", float, "Penalise tokens already present, -2 to 2.", None, -2, 2),
     Parameter("frequency_penalty", float, "Penalise frequent tokens, -2 to 2.", None, -2, 2),
-    Parameter("stop", str, "Stop sequence: the reply ends before it. Repeat for several."),
+    Parameter("stop", str, "Stop sequence: the reply ends before it."),
     Parameter("safe_prompt", bool, "Prepend Mistral's safety system prompt."),
 )
 
