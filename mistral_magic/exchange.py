@@ -69,17 +69,15 @@ def run_turn(
     sink.start()
     try:
         reply, steps = _converse(client, request, messages, sink, stop, notes)
-    except (KeyboardInterrupt, _Stopped):
-        unchanged("stopped" if stop and stop.is_set() else "interrupted")
+    except (KeyboardInterrupt, _Stopped, MistralError) as exc:
+        stopped = stop is not None and stop.is_set()  # a stopped reply's cut stream fails: still a stop
+        if isinstance(exc, MistralError) and not stopped:
+            unchanged("failed")
+            raise
+        unchanged("stopped" if stopped else "interrupted")
         raise ReplyInterrupted(
             "the reply was interrupted; what arrived stays above, and the conversation is unchanged."
         ) from None
-    except MistralError:
-        if stop is not None and stop.is_set():  # its stream was cut: a stop, not a failure
-            unchanged("stopped")
-            raise ReplyInterrupted("the reply was stopped; the conversation is unchanged.") from None
-        unchanged("failed")
-        raise
     turn = _turn(request, reply, steps)
     number = conversation.commit(turn) + 1 if request.record else None
     sink.finish(footer=footer(reply, request.model, notes), record=record(turn, conversation.name, number))
