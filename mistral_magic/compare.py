@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .conversation import Conversation
 from .errors import ReplyInterrupted, one_line
-from .live import LiveReply, Throttle
-from .params import PARAMETERS
+from .live import LiveReply, Throttle, quiet
+from .params import COMPARABLE
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Column", "combinations", "compare", "varied"]
 
-SETTINGS = ("model", *(parameter.name for parameter in PARAMETERS if parameter.numeric))
+SETTINGS = ("model", *COMPARABLE)
 _AT_ONCE = 8  # columns streaming at the same time; the rest wait their turn
 _ENDING = 2.0  # seconds an interrupted comparison waits for its workers, cutting their streams
 _GRID = "display:grid;grid-template-columns:repeat(auto-fill,minmax(18em,1fr));gap:0.75em"
@@ -128,12 +128,12 @@ class Column:
 
     def fail(self, error: str) -> None:
         self.error = error
-        self.live.finish(footer=self.live.footer, notice=error)
+        self.live.set_notice(error)
 
     def interrupt(self) -> None:
         """Mark a column still streaming when the comparison is interrupted."""
         if not self.done.is_set():
-            self.live.finish(footer=self.live.footer, notice="interrupted")
+            self.live.set_notice("interrupted")
 
     def result(self) -> dict[str, Any]:
         """The record ``--out`` gets: the settings, the answer (or what arrived), usage, the error if any."""
@@ -145,7 +145,7 @@ class Column:
         """The column: its settings, then the reply so far (or its status), footer and notice."""
         head = f'<div style="{_HEAD}">{html.escape(self.label)}</div>'
         if self.live.empty:
-            return f'{head}<span style="color:#888">{html.escape(self.live.status)}</span>'
+            return head + quiet(self.live.status)["text/html"]
         return head + self.live.bundle()["text/html"]
 
     def plain(self) -> str:

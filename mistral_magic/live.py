@@ -78,6 +78,12 @@ class LiveReply:
             self.status = text
             self.version += 1
 
+    def set_notice(self, text: str) -> None:
+        """Mark the reply (failed, interrupted), keeping its footer."""
+        with self._lock:
+            self.notice = text
+            self.version += 1
+
     def append(self, text: str) -> bool:
         """Add text; say whether there was any."""
         if not text:

@@ -289,8 +289,7 @@ def _check_combinations(args: argparse.Namespace) -> None:
     for first, second, why in _CONFLICTS:
         if getattr(args, first) and getattr(args, second):
             raise UsageError(f"--{first.replace('_', '-')} and --{second} do not go together: {why}.")
-    several = [name for name in ("model", *(p.name for p in params.PARAMETERS if p.numeric))
-               if isinstance(getattr(args, name), tuple)]
+    several = [name for name in ("model", *params.COMPARABLE) if isinstance(getattr(args, name), tuple)]
     if several and not args.compare:
         flags = ", ".join("--" + name.replace("_", "-") for name in several)
         raise UsageError(f"{flags} got several values: add --compare to run each side by side.")

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import ipywidgets as widgets
 
 from .conversation import Turn, count
-from .live import LiveReply, Throttle, usage_line
+from .live import LiveReply, Throttle, quiet, usage_line
 from .render import render_html
 from .tool_lines import shown_reply
 
@@ -50,7 +50,7 @@ class ReplyView:
     def status(self, text: str) -> None:
         """Show why the reply is not here yet (waiting, retrying)."""
         self.reply.set_status(text)
-        self._put(bubble("assistant", f'<span style="color:#888">{html.escape(text)}</span>'))
+        self._put(bubble("assistant", quiet(text)["text/html"]))
         self._status(text)
 
     def append(self, text: str) -> None:

@@ -16,8 +16,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BASE_URL_VARIABLE", "DEFAULT_BASE_URL", "DEFAULT_MODEL", "KEY_VARIABLE", "PARAMETERS", "Parameter",
-           "base_url", "request_options", "settings_of"]
+__all__ = [
+    "BASE_URL_VARIABLE",
+    "COMPARABLE",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+    "KEY_VARIABLE",
+    "PARAMETERS",
+    "Parameter",
+    "base_url",
+    "request_options",
+    "settings_of",
+]
 
 DEFAULT_MODEL = "mistral-small-latest"
 DEFAULT_BASE_URL = "https://api.mistral.ai"
@@ -89,6 +99,10 @@ PARAMETERS = (
     Parameter("stop", str, "Stop sequence: the reply ends before it."),
     Parameter("safe_prompt", bool, "Prepend Mistral's safety system prompt."),
 )
+
+
+COMPARABLE = tuple(parameter.name for parameter in PARAMETERS if parameter.numeric)
+"""The parameters ``--compare`` can give several values, as ``-t 0,0.7``."""
 
 
 def request_options(settings: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,11 +7,14 @@ or read directly, so test modules import them from here and never from each othe
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
 import threading
 from collections.abc import Iterator
 
+import pytest
+from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 from mistral_magic.session import loaded
@@ -127,3 +130,11 @@ def unanswered_port() -> Iterator[int]:
     finally:
         for sock in (*fillers, listener):
             sock.close()
+
+
+def assert_refused_before_sending(shell, server, setup: str, line: str, words: str) -> None:
+    """After ``setup``, ``%%mistral LINE`` is a usage error saying ``words``, and nothing was sent."""
+    run(shell, setup)
+    with pytest.raises(UsageError, match=re.escape(words)):
+        shell.run_cell_magic("mistral", line, "hi")
+    assert server.requests == []

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import sys
 
 import pytest
 from IPython.core.error import UsageError
 
 import mistral_server as ms
-from helpers import error_line, history, run, run_failing
+from helpers import assert_refused_before_sending, error_line, history, run, run_failing
 
 CITY = {"type": "object", "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
         "required": ["name", "population"]}
@@ -76,7 +75,4 @@ def test_dict_schemas_need_jsonschema_and_say_so(shell, server, monkeypatch):
     ("x = {}", "--schema x --json", "--json and --schema do not go together: --schema already asks for JSON."),
 ])
 def test_schema_problems_are_usage_errors_before_any_request(shell, server, setup, line, words):
-    run(shell, setup)
-    with pytest.raises(UsageError, match=re.escape(words)):
-        shell.run_cell_magic("mistral", line, "hi")
-    assert server.requests == []
+    assert_refused_before_sending(shell, server, setup, line, words)

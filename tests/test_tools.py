@@ -6,13 +6,13 @@ import json
 import re
 
 import pytest
-from IPython.core.error import UsageError
 
 from mistral_magic.tools import Toolbox, tool_spec
 
 import mistral_server as ms
 from helpers import (
     TOOLS,
+    assert_refused_before_sending,
     call,
     chat_bodies,
     error_line,
@@ -119,10 +119,7 @@ def test_interrupting_a_tool_loop_commits_nothing(shell, server):
     ("def f(): pass", "--tools f --prefix Hi", "--prefix and --tools do not go together: the prefix must be"),
 ])
 def test_tool_problems_are_usage_errors_before_any_request(shell, server, setup, line, words):
-    run(shell, setup)
-    with pytest.raises(UsageError, match=re.escape(words)):
-        shell.run_cell_magic("mistral", line, "hi")
-    assert server.requests == []
+    assert_refused_before_sending(shell, server, setup, line, words)
 
 
 SCHEMA_SOURCES = """
