@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, TextIO
 
 from .live import LiveReply, Throttle, quiet
-from .render import warm_up
+from .render import Thinking, warm_up
 
 __all__ = ["LiveMarkdown", "LiveText"]
 
@@ -43,8 +43,16 @@ class LiveMarkdown:
         self.reply.set_status(text)
         self._show(quiet(text))
 
+    def think(self, text: str) -> None:
+        if self.reply.think(text):
+            self._draw()
+
     def append(self, text: str) -> None:
-        if self.reply.append(text) and self._throttle.due():
+        if self.reply.append(text):
+            self._draw()
+
+    def _draw(self) -> None:
+        if self._throttle.due():
             self._throttle.draw(self.reply.bundle, self._show, lambda: self.reply.open_share)
 
     def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
@@ -69,18 +77,34 @@ def _ipython_display() -> Callable[..., Any]:
 class LiveText:
     """A reply printed as it arrives, for terminal IPython and plain Python."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._stream = stream or sys.stdout
         self._ends_with_newline = True
+        self._clock = clock
+        self._asked = clock()
+        self._thinking = False  # thinking printed, and the answer not begun
 
     def start(self) -> None:
-        pass
+        self._asked = self._clock()
+
+    def think(self, text: str) -> None:
+        """Print the thinking as it comes, under a heading, so the answer below stands apart."""
+        if text and not self._thinking:
+            self._thinking = True
+            self._write(f"{Thinking('').summary}\n")
+        self._write(text)
 
     def status(self, text: str) -> None:
         self._stream.write(f"{text}\n")
         self._stream.flush()
 
     def append(self, text: str) -> None:
+        if self._thinking and text:
+            self._thinking = False
+            self._write(f"\n\n({Thinking('', self._clock() - self._asked).summary.lower()})\n\n")
+        self._write(text)
+
+    def _write(self, text: str) -> None:
         if text:
             self._stream.write(text)
             self._stream.flush()

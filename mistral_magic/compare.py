@@ -120,6 +120,9 @@ class Column:
     def status(self, text: str) -> None:
         self.live.set_status(text)
 
+    def think(self, text: str) -> None:
+        self.live.think(text)
+
     def append(self, text: str) -> None:
         self.live.append(text)
 

@@ -35,6 +35,8 @@ class Turn:
     created: float = field(default_factory=time.time)
     params: dict[str, Any] = field(default_factory=dict)
     request_id: str | None = None
+    thinking: str = ""  # a reasoning model's thinking: shown folded, never sent back
+    thought_for: float | None = None
 
     @property
     def prompt(self) -> str:

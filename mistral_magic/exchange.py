@@ -117,7 +117,7 @@ def _converse(client: Backend, request: Request, messages: list[Message], sink: 
     started = time.perf_counter()
     usage: dict[str, Any] | None = None
     for round_number in range(rounds + 1):
-        reply = Reply(prefix=request.prefix, started=started)
+        reply = Reply(prefix=request.prefix, started=started, on_thinking=sink.think)
         body = request_body(request, messages + steps, last_round=round_number == rounds)
         if round_number == 0:
             notes += client.notes(body)
@@ -189,4 +189,6 @@ def _turn(request: Request, reply: Reply, steps: list[Message]) -> Turn:
         params={name: value for name, value in request.options.items() if value is not None}
         | ({"prefix": request.prefix} if request.prefix else {}),
         request_id=reply.id,
+        thinking=str(reply.thinking),
+        thought_for=reply.thought_for,
     )

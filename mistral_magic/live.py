@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 from .protocol import TextBuffer
-from .render import IncrementalHTML, bundle
+from .render import IncrementalHTML, Thinking, bundle
 
 if TYPE_CHECKING:
     from .protocol import Reply
@@ -36,6 +36,8 @@ class Sink(Protocol):
 
     def start(self) -> None: ...
     def status(self, text: str) -> None: ...
+    def think(self, text: str) -> None:
+        """A piece of a reasoning model's thinking, shown folded above the answer."""
     def append(self, text: str) -> None: ...
     def finish(self, *, footer: str = "", notice: str = "", record: dict[str, Any] | None = None) -> None:
         """End the reply; ``record`` says how it was produced (kept as output metadata)."""
@@ -48,7 +50,7 @@ class LiveReply:
     draw costs the same at the end of a long reply as at its start.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.status = WAITING
         self.notice = ""
         self.footer = ""
@@ -56,6 +58,11 @@ class LiveReply:
         self.version = 0  # changes with every change, so a surface can skip a redraw
         self._parts = TextBuffer()
         self._html = IncrementalHTML()
+        self._thinking = TextBuffer()
+        self._thinking_html = IncrementalHTML()
+        self._clock = clock
+        self._asked = clock()  # "thought for" counts from the question, as the wait felt
+        self._thought_for: float | None = None
         self._lock = threading.Lock()
 
     @property
@@ -84,11 +91,23 @@ class LiveReply:
             self.notice = text
             self.version += 1
 
+    def think(self, text: str) -> bool:
+        """Add thinking; say whether there was any."""
+        if not text:
+            return False
+        with self._lock:
+            self._thinking.append(text)
+            self.chunks += 1
+            self.version += 1
+        return True
+
     def append(self, text: str) -> bool:
         """Add text; say whether there was any."""
         if not text:
             return False
         with self._lock:
+            if self._thinking and self._thought_for is None:
+                self._thought_for = self._clock() - self._asked
             self._parts.append(text)
             self.chunks += 1
             self.version += 1
@@ -96,13 +115,19 @@ class LiveReply:
 
     def finish(self, *, footer: str = "", notice: str = "") -> None:
         with self._lock:
+            if self._thinking and self._thought_for is None:
+                self._thought_for = self._clock() - self._asked
             self.footer, self.notice = footer, notice
             self.version += 1
 
     def bundle(self) -> dict[str, str]:
-        """The reply's MIME bundle: HTML, Markdown and plain text, with its notice and footer."""
+        """The reply's MIME bundle: HTML, Markdown and plain text, with its notice, footer and folded thinking."""
         with self._lock:
-            return bundle(str(self._parts), notice=self.notice, footer=self.footer, renderer=self._html)
+            thinking = None
+            if self._thinking:
+                thinking = Thinking(str(self._thinking), self._thought_for, self._thinking_html)
+            return bundle(str(self._parts), notice=self.notice, footer=self.footer, renderer=self._html,
+                          thinking=thinking)
 
 
 class Throttle:

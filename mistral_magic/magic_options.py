@@ -42,6 +42,9 @@ def api_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     for parameter in reversed(PARAMETERS):
         if parameter.type is bool:
             flag = argument(*parameter.flags, action="store_true", default=None, help=parameter.help)
+        elif parameter.choices:
+            flag = argument(*parameter.flags, choices=parameter.choices, metavar="LEVEL",
+                            help=f"{parameter.help} One of {', '.join(parameter.choices)}.")
         elif parameter.type is str:
             flag = argument(*parameter.flags, action="append", metavar="TEXT",
                             help=f"{parameter.help} Repeat for several.")
@@ -59,6 +62,8 @@ def traits() -> dict[str, traitlets.TraitType[Any, Any]]:
         trait: traitlets.TraitType[Any, Any]
         if parameter.type is bool:
             trait = traitlets.Bool(False, help=f"{parameter.help} Sent with every request when True.")
+        elif parameter.choices:
+            trait = traitlets.Enum(parameter.choices, None, allow_none=True, help=f"{parameter.help} None: not sent.")
         elif parameter.type is str:
             trait = traitlets.List(traitlets.Unicode(), help=f"{parameter.help} A list, sent with every request.")
         else:

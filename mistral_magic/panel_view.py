@@ -16,7 +16,7 @@ import ipywidgets as widgets
 
 from .conversation import Turn, count
 from .live import LiveReply, Throttle, quiet, usage_line
-from .render import render_html
+from .render import Thinking, render_html
 from .tool_lines import shown_reply
 
 __all__ = ["ReplyView", "bubble", "close_widget", "question_widget", "turn_widget"]
@@ -53,9 +53,15 @@ class ReplyView:
         self._put(bubble("assistant", quiet(text)["text/html"]))
         self._status(text)
 
+    def think(self, text: str) -> None:
+        self._add(self.reply.think, text)
+
     def append(self, text: str) -> None:
+        self._add(self.reply.append, text)
+
+    def _add(self, add: Callable[[str], bool], text: str) -> None:
         with self._lock:
-            if self._halted or not self.reply.append(text) or not self._throttle.due():
+            if self._halted or not add(text) or not self._throttle.due():
                 return
             self._throttle.draw(self._bubble, self._put, lambda: self.reply.open_share)
         self._status(f"streaming · {count(self.tokens, 'token')} so far")
@@ -94,7 +100,8 @@ def turn_widget(turn: Turn) -> widgets.HTML:
     """A committed turn, rendered once; it keeps its widget while the conversation grows."""
     bubbles = [bubble("user", render_html(turn.prompt))]
     if len(turn.messages) > 1:
-        bubbles.append(bubble("assistant", render_html(shown_reply(turn.messages[1:]))))
+        thinking = "".join(Thinking(turn.thinking, turn.thought_for).html_parts()) if turn.thinking else ""
+        bubbles.append(bubble("assistant", thinking + render_html(shown_reply(turn.messages[1:]))))
     footer = " · ".join(part for part in (turn.model or "", usage_line(turn.usage)) if part)
     note = f'<div style="color:#888;font-size:0.8em">{html.escape(footer)}</div>' if footer else ""
     return widgets.HTML("".join(bubbles) + note)

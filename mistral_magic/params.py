@@ -40,11 +40,12 @@ class Parameter:
     """One request option: numbers with the range the API allows, stop texts, or a switch."""
 
     name: str
-    type: type  # float or int: a number; str: texts, the flag repeated; bool: a switch
+    type: type  # float or int: a number; str: texts, the flag repeated, or one of ``choices``; bool: a switch
     help: str
     short: str | None = None
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] = ()
 
     @property
     def numeric(self) -> bool:
@@ -78,7 +79,7 @@ class Parameter:
         """A set value as the body carries it: a switch as ``true``, stop texts as a list of their own."""
         if self.type is bool:
             return True
-        if self.type is str and not isinstance(value, str):
+        if self.type is str and not self.choices and not isinstance(value, str):
             return list(value)
         return value
 
@@ -98,6 +99,9 @@ PARAMETERS = (
     Parameter("frequency_penalty", float, "Penalise frequent tokens, -2 to 2.", None, -2, 2),
     Parameter("stop", str, "Stop sequence: the reply ends before it."),
     Parameter("safe_prompt", bool, "Prepend Mistral's safety system prompt."),
+    Parameter("reasoning_effort", str, "How hard a reasoning model thinks before it answers ('none' for "
+              "not at all); the thinking shows folded above the answer.",
+              choices=("none", "minimal", "low", "medium", "high", "xhigh")),
 )
 
 

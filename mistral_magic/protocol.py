@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Literal, TypedDict
+from typing import Any, Callable, Literal, TypedDict
 
 from .errors import APIStatusError, StreamError
 
@@ -29,6 +29,7 @@ __all__ = [
     "parse_chunk",
     "shorten",
     "status_error",
+    "thinking_text",
 ]
 
 DONE = "[DONE]"
@@ -105,12 +106,29 @@ def content_text(content: Any) -> str:
     return ""
 
 
+def thinking_text(content: Any) -> str:
+    """The reasoning in message content: the text inside its ``thinking`` chunks (Magistral, ``reasoning_effort``)."""
+    if not isinstance(content, list):
+        return ""
+    return "".join(content_text(part.get("thinking")) for part in content
+                   if isinstance(part, dict) and part.get("type") == "thinking")
+
+
+def _delta_thinking(delta: Mapping[str, Any]) -> str:
+    """Reasoning in a delta or message: Mistral's thinking chunks, or the field OpenAI-style servers use."""
+    for field_name in ("reasoning_content", "reasoning"):
+        if isinstance(delta.get(field_name), str):
+            return str(delta[field_name])
+    return thinking_text(delta.get("content"))
+
+
 @dataclass
 class Reply:
     """Assembles one assistant reply from stream chunks or a whole response.
 
     With a ``prefix`` the reply starts with it exactly once, whether or not the
-    server repeats it (the hosted API does; others may not).
+    server repeats it (the hosted API does; others may not). A reasoning model's
+    thinking is not part of the text: it goes to ``on_thinking`` as it arrives.
     """
 
     prefix: str = ""
@@ -123,6 +141,8 @@ class Reply:
     started: float = field(default_factory=time.perf_counter)
     first_token: float | None = None
     ended: float | None = None
+    thinking: TextBuffer = field(default_factory=TextBuffer)
+    on_thinking: Callable[[str], None] | None = None
     _undecided: str | None = None
 
     def __post_init__(self) -> None:
@@ -133,6 +153,14 @@ class Reply:
     def text(self) -> str:
         return str(self.parts)
 
+    @property
+    def thought_for(self) -> float | None:
+        """Seconds from the question to the answer's first text, for a reply that thought first."""
+        if not self.thinking:
+            return None
+        answered = self.first_token or self.ended
+        return None if answered is None else answered - self.started
+
     def add_chunk(self, chunk: Mapping[str, Any]) -> str:
         """Take one stream chunk; return the text it adds to what is shown."""
         try:
@@ -142,6 +170,7 @@ class Reply:
                 if choice.get("index", 0) != 0:
                     continue
                 delta = choice.get("delta") or {}
+                self._think(_delta_thinking(delta))
                 added += self._add_text(content_text(delta.get("content")))
                 self._merge_tool_calls(delta.get("tool_calls") or ())
                 if choice.get("finish_reason"):
@@ -157,6 +186,7 @@ class Reply:
         message = choice.get("message") or {}
         self.finish_reason = choice.get("finish_reason")
         self._merge_tool_calls(message.get("tool_calls") or ())
+        self._think(_delta_thinking(message))
         return self._add_text(content_text(message.get("content")))
 
     def finish(self) -> str:
@@ -174,6 +204,13 @@ class Reply:
         self.model = self.model or chunk.get("model")
         if chunk.get("usage"):
             self.usage = dict(chunk["usage"])
+
+    def _think(self, text: str) -> None:
+        if not text:
+            return
+        self.thinking.append(text)
+        if self.on_thinking is not None:
+            self.on_thinking(text)
 
     def _add_text(self, text: str) -> str:
         if not text:

@@ -13,6 +13,7 @@ import html
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 from .protocol import TextBuffer
 
-__all__ = ["IncrementalHTML", "bundle", "render_html", "warm_up"]
+__all__ = ["IncrementalHTML", "Thinking", "bundle", "render_html", "warm_up"]
 
 _md: MarkdownIt | None = None
 _md_lock = threading.Lock()
@@ -65,15 +66,35 @@ def render_html(markdown: str) -> str:
     return _markdown().render(markdown)  # type: ignore[no-any-return]
 
 
-def bundle(markdown: str, *, notice: str = "", footer: str = "",
-           renderer: IncrementalHTML | None = None) -> dict[str, str]:
+@dataclass
+class Thinking:
+    """A reasoning model's thinking, shown folded above its answer; ``seconds`` is None while it goes on."""
+
+    text: str
+    seconds: float | None = None
+    renderer: IncrementalHTML | None = None
+
+    @property
+    def summary(self) -> str:
+        return "Thinking…" if self.seconds is None else f"Thought for {self.seconds:.1f} s"
+
+    def html_parts(self) -> list[str]:
+        rendered = self.renderer.parts(self.text) if self.renderer is not None else [render_html(self.text)]
+        return ['<details class="mistral-thinking"><summary style="color:#888;cursor:pointer">',
+                html.escape(self.summary), '</summary><div style="color:#888;border-left:2px solid #8884;'
+                'padding-left:0.75em">', *rendered, "</div></details>"]
+
+
+def bundle(markdown: str, *, notice: str = "", footer: str = "", renderer: IncrementalHTML | None = None,
+           thinking: Thinking | None = None) -> dict[str, str]:
     """The MIME bundle of a reply: rendered HTML, its Markdown, and the Markdown as plain text.
 
-    A live output passes its ``renderer`` so that only the open tail is rendered again.
+    A live output passes its ``renderer`` so that only the open tail is rendered
+    again. Thinking is in the HTML only, folded: the answer alone is the reply.
     """
     rendered = renderer.parts(markdown) if renderer is not None else [render_html(markdown)]
     # One join: at the end of a long reply each copy of the HTML costs more than rendering.
-    body = ['<div class="mistral-reply">', *rendered]
+    body = ['<div class="mistral-reply">', *(thinking.html_parts() if thinking else ()), *rendered]
     text = markdown
     if notice:
         body.append(f'<div class="mistral-notice" style="color:#b45309">⚠ {html.escape(notice)}</div>')
