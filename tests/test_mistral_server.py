@@ -1,9 +1,11 @@
 """Tests for the loopback Mistral emulator itself, using plain httpx (no client package)."""
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
+import struct
 import subprocess
 import sys
 import threading
@@ -18,6 +20,7 @@ import pytest
 from mistral_server import (
     CHAT_PATH,
     DEFAULT_MODELS,
+    MAX_IMAGE_BYTES,
     MistralServer,
     drop,
     error,
@@ -250,3 +253,208 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
         server.stop()
         with pytest.raises(httpx.TransportError):
             client.get("/v1/models")  # the pooled connection must not be served any more
+
+
+# --------------------------------------------------------------------------- images
+
+
+def png(width: int, height: int) -> bytes:
+    """The start of a PNG: the signature and an IHDR chunk, which is all the server reads."""
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sII5B", 13, b"IHDR", width, height, 8, 6, 0, 0, 0)
+
+
+def jpeg(width: int, height: int) -> bytes:
+    """SOI, an APP0 segment to walk past, then a baseline SOF0 with the size."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00" + bytes(9)
+    return b"\xff\xd8" + app0 + b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + bytes(3)
+
+
+def gif(width: int, height: int) -> bytes:
+    return b"GIF89a" + struct.pack("<HH", width, height) + bytes(3)
+
+
+def webp(width: int, height: int) -> bytes:
+    """An extended (VP8X) WEBP header: canvas size minus one, 24 bits each."""
+    size = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes(4) + size
+    return b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+def image_chunk(url: Any) -> dict:
+    return {"type": "image_url", "image_url": url}
+
+
+def user_chunks(*chunks: Any, model: str = "mistral-small-latest", **extra: Any) -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": list(chunks)}], **extra}
+
+
+def invalid_request_body(message: str) -> dict:
+    return {"object": "error", "message": message, "type": "invalid_request_error", "param": None, "code": None}
+
+
+def test_models_report_vision() -> None:
+    with MistralServer(api_key=KEY) as server:
+        cards = httpx.get(server.url + "/v1/models", headers=AUTH).json()["data"]
+    vision = {card["id"] for card in cards if card["capabilities"]["vision"]}
+    assert vision == {"mistral-small-latest", "mistral-medium-latest", "pixtral-large-latest"}
+    assert {"magistral-medium-latest", "magistral-small-latest"} <= {card["id"] for card in cards}
+    assert cards[0]["id"] == "mistral-small-latest"
+
+
+@pytest.mark.parametrize(("data", "mime", "described"), [
+    (png(640, 480), "image/png", "image/png 640×480"),
+    (jpeg(1024, 768), "image/jpeg", "image/jpeg 1024×768"),
+    (gif(32, 16), "image/gif", "image/gif 32×16"),
+    (webp(300, 200), "image/webp", "image/webp 300×200"),
+    (png(1, 1)[:12], "image/png", "image/png"),  # the signature alone: no size to report
+])
+def test_echo_describes_each_image(server: MistralServer, data: bytes, mime: str, described: str) -> None:
+    body = user_chunks({"type": "text", "text": "What is this?"}, image_chunk({"url": data_uri(data, mime)}))
+    r = post(server, body)
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"] == f"Echo: What is this? [image: {described}]"
+
+
+def test_echo_of_urls_and_several_images_streamed(server: MistralServer) -> None:
+    url = "https://example.com/cat.png"
+    body = user_chunks({"type": "text", "text": "Compare"}, image_chunk(url),
+                       image_chunk({"url": data_uri(gif(2, 3), "image/gif"), "detail": "low"}),
+                       image_chunk({"url": url, "detail": None}))
+    expected = f"Echo: Compare [image: {url}] [image: image/gif 2×3] [image: {url}]"
+    assert content_of(stream_data(server, body)) == expected
+    assert server.last_body["messages"][0]["content"][1]["image_url"] == url
+
+
+TEXT = {"type": "text", "text": "hi"}
+
+
+@pytest.mark.parametrize(("chunk", "loc", "type_"), [
+    ("hi", [], "model_attributes_type"),
+    ({"text": "hi"}, [], "union_tag_not_found"),
+    ({"type": "video_url", "video_url": "x"}, [], "union_tag_invalid"),
+    ({"type": "text"}, ["text", "text"], "missing"),
+    ({"type": "text", "text": 3}, ["text", "text"], "string_type"),
+    ({"type": "text", "text": "hi", "cache": True}, ["text", "cache"], "extra_forbidden"),
+    ({"type": "image_url"}, ["image_url", "image_url"], "missing"),
+    (image_chunk(7), ["image_url", "image_url"], "string_type"),
+    (image_chunk({"detail": "low"}), ["image_url", "image_url", "url"], "missing"),
+    (image_chunk({"url": None}), ["image_url", "image_url", "url"], "string_type"),
+    (image_chunk({"url": "https://x.y/a.png", "detail": "max"}), ["image_url", "image_url", "detail"], "enum"),
+    (image_chunk({"url": "https://x.y/a.png", "size": 1}), ["image_url", "image_url", "size"], "extra_forbidden"),
+])
+def test_422_for_malformed_chunks(server: MistralServer, chunk: Any, loc: list, type_: str) -> None:
+    r = post(server, user_chunks(TEXT, chunk))
+    assert r.status_code == 422
+    [problem] = r.json()["message"]["detail"]
+    assert problem["loc"] == ["body", "messages", 0, "user", "content", 1, *loc]
+    assert problem["type"] == type_
+
+
+def test_422_for_an_image_in_a_system_message(server: MistralServer) -> None:
+    system = {"role": "system", "content": [image_chunk("https://x.y/a.png")]}
+    r = post(server, {"model": "mistral-small-latest", "messages": [system, {"role": "user", "content": "hi"}]})
+    [problem] = r.json()["message"]["detail"]
+    assert problem["type"] == "union_tag_invalid"
+    assert problem["loc"] == ["body", "messages", 0, "system", "content", 0]
+    assert problem["msg"].endswith("expected tags: 'text', 'thinking'")
+
+
+NOT_A_URL = "Image URL must be an http(s) URL or data:image/<png|jpeg|gif|webp>;base64,<data>"
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("ftp://example.com/a.png", NOT_A_URL),
+    (data_uri(png(1, 1), "image/bmp"), NOT_A_URL),
+    ("data:image/png;base64,not base64!", "Image data is not valid base64"),
+    (data_uri(jpeg(4, 4)), "Image data is not a valid image/png image"),
+    (data_uri(b"<svg/>", "image/webp"), "Image data is not a valid image/webp image"),
+])
+def test_400_for_images_the_api_cannot_read(server: MistralServer, url: str, message: str) -> None:
+    r = post(server, user_chunks(TEXT, image_chunk({"url": url})))
+    assert (r.status_code, r.json()) == (400, invalid_request_body(message))
+
+
+def test_400_for_an_image_over_20_mb(server: MistralServer) -> None:
+    r = post(server, user_chunks(image_chunk(data_uri(png(8, 8).ljust(MAX_IMAGE_BYTES + 1, b"\0")))), timeout=30)
+    message = f"Image is larger than 20 MB ({MAX_IMAGE_BYTES + 1} bytes)"
+    assert (r.status_code, r.json()) == (400, invalid_request_body(message))
+
+
+def test_400_for_images_where_they_cannot_go(server: MistralServer) -> None:
+    image = image_chunk("https://x.y/a.png")
+    r = post(server, user_chunks(TEXT, image, model="mistral-large-latest"))
+    message = "Model mistral-large-latest does not support images"
+    assert (r.status_code, r.json()) == (400, invalid_request_body(message))
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [image]},
+                {"role": "user", "content": "and?"}]
+    r = post(server, {"model": "pixtral-large-latest", "messages": messages})
+    assert (r.status_code, r.json()) == (400, invalid_request_body("Images are only accepted in user messages"))
+
+
+# --------------------------------------------------------------------------- reasoning
+
+
+def thinking_of(content: list) -> str:
+    return "".join(c["thinking"][0]["text"] for c in content if c["type"] == "thinking")
+
+
+@pytest.mark.parametrize(("model", "effort"), [
+    ("magistral-medium-latest", None), ("magistral-small-latest", "high"), ("mistral-small-latest", "high"),
+    ("mistral-medium-latest", "minimal"),
+])
+def test_reasoning_requests_get_thinking_then_text(server: MistralServer, model: str, effort: str | None) -> None:
+    extra = {} if effort is None else {"reasoning_effort": effort}
+    content = post(server, {**chat_body("hi"), "model": model, **extra}).json()["choices"][0]["message"]["content"]
+    assert content == [{"type": "thinking", "thinking": [{"type": "text", "text": "Let me think about it."}]},
+                       {"type": "text", "text": "Echo: hi"}]
+    chunks = [json.loads(d) for d in stream_data(server, {**chat_body("hi there"), "model": model, **extra})[1:-1]]
+    deltas = [c["choices"][0]["delta"]["content"] for c in chunks]
+    assert deltas == [[{"type": "thinking", "thinking": [{"type": "text", "text": "Let me think"}]}],
+                      [{"type": "thinking", "thinking": [{"type": "text", "text": " about it."}]},
+                       {"type": "text", "text": "Echo: "}], "hi ", "there"]
+
+
+@pytest.mark.parametrize("model", ["magistral-small-latest", "mistral-small-latest"])
+def test_reasoning_effort_none_gives_plain_text(server: MistralServer, model: str) -> None:
+    r = post(server, {**chat_body("hi"), "model": model, "reasoning_effort": "none"})
+    assert r.json()["choices"][0]["message"]["content"] == "Echo: hi"
+
+
+def test_reasoning_effort_is_validated(server: MistralServer) -> None:
+    r = post(server, chat_body(reasoning_effort="maximum"))
+    assert r.status_code == 422
+    [problem] = r.json()["message"]["detail"]
+    assert problem == {"type": "enum", "loc": ["body", "reasoning_effort"], "input": "maximum",
+                       "msg": "Input should be 'none', 'minimal', 'low', 'medium', 'high' or 'xhigh'"}
+    r = post(server, {**chat_body(), "model": "mistral-large-latest", "reasoning_effort": "none"})
+    assert (r.status_code, r.json()) == (
+        400, invalid_request_body("reasoning_effort is not supported for model mistral-large-latest"))
+    r = post(server, {**chat_body("hi"), "model": "mistral-large-latest", "reasoning_effort": None})
+    assert r.json()["choices"][0]["message"]["content"] == "Echo: hi"
+
+
+def test_scripted_thinking_pauses_before_the_answer(server: MistralServer) -> None:
+    server.enqueue(reply("The answer.", thinking=["Let me", " see", " now."], think_delay=0.3))
+    arrivals: list[tuple[float, Any]] = []
+    with httpx.stream("POST", server.url + CHAT_PATH, json=chat_body(stream=True), headers=AUTH, timeout=5) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                arrivals.append((time.monotonic(), json.loads(line[6:])["choices"][0]["delta"]["content"]))
+    contents = [content for _, content in arrivals[1:]]
+    assert [thinking_of(c) for c in contents[:3]] == ["Let me", " see", " now."]
+    assert contents[2][1] == {"type": "text", "text": "The "} and contents[3:] == ["answer."]
+    assert arrivals[3][0] - arrivals[2][0] >= 0.25  # the pause (less timer slack) precedes the transition
+    server.enqueue(reply("The answer.", thinking=["Hm."]))
+    content = post(server, chat_body()).json()["choices"][0]["message"]["content"]
+    assert thinking_of(content) == "Hm." and content[1] == {"type": "text", "text": "The answer."}
+
+
+def test_content_list_overrides_the_request(server: MistralServer) -> None:
+    server.enqueue(reply("plain", content_list=False), reply("listed", content_list=True))
+    magistral = {**chat_body(), "model": "magistral-small-latest"}
+    assert post(server, magistral).json()["choices"][0]["message"]["content"] == "plain"
+    assert thinking_of(post(server, chat_body()).json()["choices"][0]["message"]["content"]) == "Let me think about it."

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .exchange import Exchange, SseWriter, compact
+from .images import describe, image_urls
+from .models import wants_reasoning
 from .request import chat_messages, is_prefix, prompt_words, text_of
 
-# Reasoning text of content_list replies, streamed in two pieces (§6.5).
+# Default reasoning text of reasoning replies, streamed in two pieces (§6.5).
 THINKING_PIECES = ("Let me think", " about it.")
 
 
@@ -42,14 +44,26 @@ def _cut_at_stop(text: str, stop: Any) -> str:
     return text[: min(found)] if found else text
 
 
+def _echo(message: dict) -> str:
+    """A user message's text, then `[image: image/png 640×480]` (no size if the header lacks one)
+    or `[image: <URL>]` per image."""
+    content = message.get("content")
+    images = [f"[image: {describe(url)}]" for url in image_urls(content)]
+    return " ".join(filter(None, [text_of(content), *images]))
+
+
 def _default_text(body: dict) -> str:
-    """Text that shows what the server received, so tests can assert on it."""
+    """Text that shows what the server received, so tests can assert on it.
+
+    `Echo: <last user message>` (see _echo for its images), `{"echo": ...}` in JSON mode,
+    or the prefix followed by " continued." when the last message is a prefix.
+    """
     messages = chat_messages(body)
     if messages and is_prefix(messages[-1]):
         text = text_of(messages[-1].get("content")) + " continued."
     else:
         users = [m for m in messages if m.get("role") == "user"]
-        echo = text_of(users[-1].get("content")) if users else ""
+        echo = _echo(users[-1]) if users else ""
         response_format = body.get("response_format")
         wants_json = isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema")
         text = json.dumps({"echo": echo}) if wants_json else f"Echo: {echo}"
@@ -70,19 +84,24 @@ def _tool_call(call: dict, index: int) -> dict:
             "function": function, "index": call.get("index", index)}
 
 
-def _reasoning_deltas(pieces: list[str]) -> list[Any]:
-    """Stream contents of a reasoning reply (§6.5): a thinking list, a transition list, then strings."""
-    def thinking(text: str) -> dict:
-        return {"type": "thinking", "thinking": [{"type": "text", "text": text}]}
+def _thinking_chunk(text: str) -> dict:
+    return {"type": "thinking", "thinking": [{"type": "text", "text": text}]}
 
+
+def _reasoning_deltas(thinking: list[str], pieces: list[str]) -> list[Any]:
+    """Stream contents of a reasoning reply (§6.5): thinking lists, a transition list, then strings.
+
+    The transition list holds the last thinking piece and the first text piece.
+    """
+    *opening, closing = thinking or [""]
     first, rest = (pieces[0], pieces[1:]) if pieces else ("", [])
-    return [[thinking(THINKING_PIECES[0])], [thinking(THINKING_PIECES[1]), {"type": "text", "text": first}], *rest]
+    return [*([_thinking_chunk(text)] for text in opening),
+            [_thinking_chunk(closing), {"type": "text", "text": first}], *rest]
 
 
-def _reasoning_content(text: str) -> list[dict]:
+def _reasoning_content(thinking: list[str], text: str) -> list[dict]:
     """Non-stream content of a reasoning reply (§5): a thinking chunk, then the text chunk."""
-    thinking = [{"type": "text", "text": "".join(THINKING_PIECES)}]
-    return [{"type": "thinking", "thinking": thinking}, {"type": "text", "text": text}]
+    return [_thinking_chunk("".join(thinking)), {"type": "text", "text": text}]
 
 
 @dataclass
@@ -97,18 +116,28 @@ class _Reply:
     crlf: bool = False
     comments: bool = False
     padding: bool = False
-    content_list: bool = False
+    content_list: bool | None = None
     tool_calls: list[dict] | None = None
     headers: dict | None = None
+    thinking: list[str] | None = None
+    think_delay: float = 0.0
 
     def __call__(self, ex: Exchange) -> None:
         pieces, finish = self._plan(ex.body)
         usage = self.usage or _default_usage(ex.body, len(pieces))
         calls = [_tool_call(call, i) for i, call in enumerate(self.tool_calls or [])] or None
+        thinking = self._thinking(ex.body)
         if ex.stream:
-            self._stream(ex, pieces, finish, usage, calls)
+            self._stream(ex, pieces, finish, usage, calls, thinking)
         else:
-            self._json(ex, pieces, finish, usage, calls)
+            self._json(ex, pieces, finish, usage, calls, thinking)
+
+    def _thinking(self, body: dict) -> list[str] | None:
+        """The reasoning pieces, None for a plain reply. content_list=None does as the request asks (§5)."""
+        if self.thinking is not None:
+            return list(self.thinking)
+        reasoning = wants_reasoning(body) if self.content_list is None else self.content_list
+        return list(THINKING_PIECES) if reasoning else None
 
     def _plan(self, body: dict) -> tuple[list[str], str]:
         """Content pieces and finish reason. text=None means the echo default, which obeys stop/max_tokens."""
@@ -123,30 +152,34 @@ class _Reply:
             return pieces[:limit], "length"
         return pieces, finish
 
-    def _deltas(self, pieces: list[str], calls: list[dict] | None) -> list[dict]:
-        contents = _reasoning_deltas(pieces) if self.content_list else pieces
+    @staticmethod
+    def _deltas(pieces: list[str], calls: list[dict] | None, thinking: list[str] | None) -> list[dict]:
+        contents = pieces if thinking is None else _reasoning_deltas(thinking, pieces)
         deltas: list[dict] = [{"content": content} for content in contents]
         if calls:
             deltas.append({"content": "", "tool_calls": calls})
         return deltas or [{"content": ""}]
 
-    def _stream(self, ex: Exchange, pieces: list[str], finish: str, usage: dict, calls: list[dict] | None) -> None:
+    def _stream(self, ex: Exchange, pieces: list[str], finish: str, usage: dict, calls: list[dict] | None,
+                thinking: list[str] | None) -> None:
         sse = SseWriter(ex, crlf=self.crlf, comments=self.comments, padding=self.padding)
         sse.open(self.headers)
         sse.chunk({"role": "assistant", "content": ""})
-        deltas = self._deltas(pieces, calls)
+        deltas = self._deltas(pieces, calls, thinking)
+        transition = -1 if thinking is None else max(len(thinking), 1) - 1
         for i, delta in enumerate(deltas):
-            if not ex.pause(self.delay):
+            if not ex.pause(self.delay + (self.think_delay if i == transition else 0.0)):
                 return ex.hang_up()
             last = i == len(deltas) - 1
             sse.chunk(delta, finish if last else None, usage if last else None)
         sse.done()
 
-    def _json(self, ex: Exchange, pieces: list[str], finish: str, usage: dict, calls: list[dict] | None) -> None:
+    def _json(self, ex: Exchange, pieces: list[str], finish: str, usage: dict, calls: list[dict] | None,
+              thinking: list[str] | None) -> None:
         text = "".join(pieces)
-        content = _reasoning_content(text) if self.content_list else text
+        content = text if thinking is None else _reasoning_content(thinking, text)
         message = {"role": "assistant", "content": content, "tool_calls": calls, "prefix": False}
-        if not ex.pause(self.delay):
+        if not ex.pause(self.delay + (0.0 if thinking is None else self.think_delay)):
             return ex.hang_up()
         ex.send_json(200, {
             "id": ex.id, "object": "chat.completion", "created": ex.created, "model": ex.model,
@@ -157,11 +190,17 @@ class _Reply:
 
 def reply(text: str | None = None, *, chunks: list[str] | None = None, finish_reason: str = "stop",
           usage: dict | None = None, delay: float = 0.0, crlf: bool = False, comments: bool = False,
-          padding: bool = False, content_list: bool = False, tool_calls: list[dict] | None = None,
-          headers: dict | None = None) -> Script:
-    """A normal successful reply; text=None gives the default echo reply."""
+          padding: bool = False, content_list: bool | None = None, tool_calls: list[dict] | None = None,
+          headers: dict | None = None, thinking: list[str] | None = None, think_delay: float = 0.0) -> Script:
+    """A normal successful reply; text=None gives the default echo reply.
+
+    It is a reasoning reply (thinking, then text, §5/§6.5) when the request asks for one
+    (Magistral, or reasoning_effort other than "none"), unless content_list says otherwise;
+    `thinking` sets its pieces and `think_delay` holds the answer back after them, so a
+    client can time the thinking.
+    """
     return Script("reply", _Reply(text, chunks, finish_reason, usage, delay, crlf, comments,
-                                  padding, content_list, tool_calls, headers))
+                                  padding, content_list, tool_calls, headers, thinking, think_delay))
 
 
 # --------------------------------------------------------------------------- errors
@@ -182,6 +221,11 @@ def error(status: int, body: dict | list | str | None = None, *, headers: dict |
 def _api_error(status: int, message: Any, type_: str, code: str | None) -> Script:
     """The generic hosted-API error object (§7.1)."""
     return error(status, {"object": "error", "message": message, "type": type_, "param": None, "code": code})
+
+
+def invalid_request(message: str) -> Script:
+    """400 for a well-formed request the API still refuses (§7.1), such as a broken image."""
+    return _api_error(400, message, "invalid_request_error", None)
 
 
 def unauthorized(shape: str = "message") -> Script:

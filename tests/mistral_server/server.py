@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
 
 from .exchange import Exchange
+from .models import DEFAULT_MODELS, model_card
 from .request import Recorded, parse_json, prompt_words
 from .scripts import Script, reply, unauthorized
 from .validation import authorized, validate_chat
@@ -26,30 +27,9 @@ if TYPE_CHECKING:
 CHAT_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
 
-DEFAULT_MODELS = (
-    "mistral-small-latest",
-    "mistral-large-latest",
-    "mistral-medium-latest",
-    "ministral-8b-latest",
-    "codestral-latest",
-    "mistral-tiny",
-    "open-mistral-nemo",
-)
 # Per-minute budgets reported in x-ratelimit-* headers (§7.3).
 RATE_LIMIT_REQ_MINUTE = 120
 RATE_LIMIT_TOKENS_MINUTE = 500_000
-
-
-def _model_card(model_id: str, created: int) -> dict:
-    """A BaseModelCard in the §1.3 schema form."""
-    capabilities = dict.fromkeys(
-        ("completion_chat", "function_calling", "completion_fim", "fine_tuning", "vision", "ocr",
-         "classification", "moderation", "audio", "audio_transcription"), False)
-    capabilities.update(completion_chat=True, function_calling=True, completion_fim="codestral" in model_id)
-    return {"id": model_id, "object": "model", "created": created, "owned_by": "mistralai",
-            "capabilities": capabilities, "name": model_id, "description": f"Emulated {model_id}",
-            "max_context_length": 131072, "aliases": [], "deprecation": None,
-            "deprecation_replacement_model": None, "default_model_temperature": 0.3, "type": "base"}
 
 
 def _answer_chat(ex: Exchange, rec: Recorded) -> None:
@@ -62,7 +42,7 @@ def _answer_chat(ex: Exchange, rec: Recorded) -> None:
 def _answer_models(ex: Exchange, rec: Recorded) -> None:
     if not authorized(rec.headers, ex.server.api_key):
         return unauthorized().run(ex)
-    ex.send_json(200, {"object": "list", "data": [_model_card(m, ex.created) for m in ex.server.models]})
+    ex.send_json(200, {"object": "list", "data": [model_card(m, ex.created) for m in ex.server.models]})
 
 
 ROUTES: dict[str, tuple[str, Callable[[Exchange, Recorded], None]]] = {

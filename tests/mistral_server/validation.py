@@ -2,7 +2,8 @@
 
 Why: the client must cope with the errors the real API sends for a bad request, so every
 request is checked as api.mistral.ai checks it (§10): the key, then the schema (422 with
-pydantic-style details), then the model, the role order and the tool-call ids.
+pydantic-style details), then the model, reasoning_effort, the role order, the tool-call ids
+and the images.
 """
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import json
 import re
 from typing import Any
 
+from .images import ImageError, decode, image_urls
+from .models import REASONING_EFFORTS, accepts_reasoning_effort, has_vision
 from .request import Recorded, is_prefix, parse_json, text_of
 from .scripts import (
     Script,
     detail,
     error,
     invalid_model,
+    invalid_request,
     invalid_tool_id,
     message_order,
     unauthorized,
@@ -38,8 +42,74 @@ MESSAGE_FIELDS = {
     "tool": frozenset({"role", "content", "tool_call_id", "name"}),
 }
 
+# Content chunk tags (§4.2); system messages take only text and thinking chunks (§4.1).
+CHUNK_TYPES = ("text", "image_url", "document_url", "file", "reference", "thinking", "input_audio")
+SYSTEM_CHUNK_TYPES = ("text", "thinking")
+# Keys of the chunks checked field by field; other chunk types are checked by their tag only.
+CHUNK_FIELDS = {"text": frozenset({"type", "text"}), "image_url": frozenset({"type", "image_url"})}
+IMAGE_URL_FIELDS = frozenset({"url", "detail"})
+IMAGE_DETAILS = ("low", "auto", "high")
+
 TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
 EXTRA_FORBIDDEN = "Extra inputs are not permitted"
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    """pydantic's enum message: Input should be 'a', 'b' or 'c'."""
+    quoted = [f"'{value}'" for value in values]
+    return f"Input should be {', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def _extra(loc: list, obj: dict, allowed: frozenset[str]) -> list[dict]:
+    return [detail("extra_forbidden", [*loc, key], EXTRA_FORBIDDEN, value) for key, value in obj.items()
+            if key not in allowed]
+
+
+def _image_url_problems(loc: list, image_url: Any) -> list[dict]:
+    """A URL string, or {"url": str, "detail": "low"|"auto"|"high"|null} (§4.2)."""
+    if isinstance(image_url, str):
+        return []
+    if not isinstance(image_url, dict):
+        return [detail("string_type", loc, "Input should be a valid string or an object with a url", image_url)]
+    problems = _extra(loc, image_url, IMAGE_URL_FIELDS)
+    if "url" not in image_url:
+        problems.append(detail("missing", [*loc, "url"], "Field required", image_url))
+    elif not isinstance(image_url["url"], str):
+        problems.append(detail("string_type", [*loc, "url"], "Input should be a valid string", image_url["url"]))
+    if image_url.get("detail") is not None and image_url["detail"] not in IMAGE_DETAILS:
+        problems.append(detail("enum", [*loc, "detail"], _one_of(IMAGE_DETAILS), image_url["detail"]))
+    return problems
+
+
+def _chunk_problems(loc: list, chunk: Any, types: tuple[str, ...]) -> list[dict]:
+    """One content chunk, tagged by `type`; loc includes the tag as for message roles."""
+    if not isinstance(chunk, dict):
+        return [detail("model_attributes_type", loc, "Input should be a valid dictionary or object", chunk)]
+    kind = chunk.get("type")
+    if kind is None:
+        return [detail("union_tag_not_found", loc, "Unable to extract tag using discriminator 'type'", chunk)]
+    if kind not in types:
+        expected = ", ".join(f"'{tag}'" for tag in types)
+        msg = f"Input tag '{kind}' found using 'type' does not match any of the expected tags: {expected}"
+        return [detail("union_tag_invalid", loc, msg, chunk)]
+    if kind not in CHUNK_FIELDS:
+        return []
+    loc = [*loc, kind]
+    problems = _extra(loc, chunk, CHUNK_FIELDS[kind])
+    if kind not in chunk:  # the field is named as the tag: {"type": "text", "text": …}
+        return [*problems, detail("missing", [*loc, kind], "Field required", chunk)]
+    if kind == "image_url":
+        return problems + _image_url_problems([*loc, kind], chunk[kind])
+    if not isinstance(chunk[kind], str):
+        problems.append(detail("string_type", [*loc, kind], "Input should be a valid string", chunk[kind]))
+    return problems
+
+
+def _content_problems(loc: list, role: str, content: Any) -> list[dict]:
+    if not isinstance(content, list):
+        return []
+    types = SYSTEM_CHUNK_TYPES if role == "system" else CHUNK_TYPES
+    return [problem for j, chunk in enumerate(content) for problem in _chunk_problems([*loc, j], chunk, types)]
 
 
 def _message_problems(i: int, message: Any) -> list[dict]:
@@ -54,8 +124,8 @@ def _message_problems(i: int, message: Any) -> list[dict]:
         msg = (f"Input tag '{role}' found using 'role' does not match any of the expected tags: "
                "'system', 'user', 'assistant', 'tool'")
         return [detail("union_tag_invalid", loc, msg, message)]
-    return [detail("extra_forbidden", [*loc, role, key], EXTRA_FORBIDDEN, value)
-            for key, value in message.items() if key not in MESSAGE_FIELDS[role]]
+    return (_extra([*loc, role], message, MESSAGE_FIELDS[role])
+            + _content_problems([*loc, role, "content"], role, message.get("content")))
 
 
 def _messages_problems(messages: Any) -> list[dict]:
@@ -73,10 +143,12 @@ def _schema_problems(raw_body: bytes) -> list[dict]:
         return [detail("json_invalid", ["body", 0], "JSON decode error", {})]
     if not isinstance(body, dict):
         return [detail("model_attributes_type", ["body"], "Input should be a valid dictionary or object", body)]
-    problems = [detail("extra_forbidden", ["body", key], EXTRA_FORBIDDEN, value)
-                for key, value in body.items() if key not in ALLOWED_FIELDS]
+    problems = _extra(["body"], body, ALLOWED_FIELDS)
     problems += [detail("missing", ["body", name], "Field required", body)
                  for name in ("model", "messages") if name not in body]
+    effort = body.get("reasoning_effort")
+    if effort is not None and effort not in REASONING_EFFORTS:
+        problems.append(detail("enum", ["body", "reasoning_effort"], _one_of(REASONING_EFFORTS), effort))
     if "messages" in body:
         problems += _messages_problems(body["messages"])
     return problems
@@ -114,6 +186,32 @@ def _tool_id_problem(messages: list[dict]) -> Script | None:
     return None
 
 
+def _reasoning_effort_problem(body: dict) -> Script | None:
+    """Setting reasoning_effort, even to "none", on a model without it is a 400 (§3.1; models.py)."""
+    if body.get("reasoning_effort") is None or accepts_reasoning_effort(body["model"]):
+        return None
+    return invalid_request(f"reasoning_effort is not supported for model {body['model']}")
+
+
+def _image_problem(messages: list[dict], model: str) -> Script | None:
+    """Images (§4.2): for vision models, in user messages, each an http(s) URL or a real image.
+
+    §4.1 lets assistant and tool messages hold any chunk, so they pass the schema; only user
+    messages bring images to the model, hence a 400 there rather than a 422.
+    """
+    found = [(message["role"], url) for message in messages for url in image_urls(message.get("content"))]
+    if any(role != "user" for role, _ in found):
+        return invalid_request("Images are only accepted in user messages")
+    if found and not has_vision(model):
+        return invalid_request(f"Model {model} does not support images")
+    for _, url in found:
+        try:
+            decode(url)
+        except ImageError as exc:
+            return invalid_request(str(exc))
+    return None
+
+
 def authorized(headers: dict[str, str], api_key: str) -> bool:
     return headers.get("authorization") == f"Bearer {api_key}"
 
@@ -126,6 +224,8 @@ def validate_chat(rec: Recorded, api_key: str, models: tuple[str, ...]) -> Scrip
     if problems:
         return error(422, validation_body(problems, 2))
     body = json.loads(rec.raw)
-    if body["model"] not in models:
-        return invalid_model(body["model"])
-    return _order_problem(body["messages"]) or _tool_id_problem(body["messages"])
+    model, messages = body["model"], body["messages"]
+    if model not in models:
+        return invalid_model(model)
+    return (_reasoning_effort_problem(body) or _order_problem(messages) or _tool_id_problem(messages)
+            or _image_problem(messages, model))
