@@ -99,4 +99,4 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
                 ipython.magics_manager.magics[kind].pop(name, None)
         if instance in ipython.configurables:
             ipython.configurables.remove(instance)
-    magics.close()
+    magics.detach()

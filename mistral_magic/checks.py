@@ -121,3 +121,12 @@ def variable_name(name: str, flag: str = "-o") -> str:
         raise ConfigError(f"{flag} {name!r} is not a variable name: use letters, digits and _, "
                          "not starting with a digit, and not a Python keyword.")
     return name
+
+
+def context_budget(text: str, flag: str = "--context-chars") -> int:
+    """Characters a --context block may take: a whole number, room enough to say what the object is."""
+    from .context import SMALLEST_BUDGET
+
+    if not text.isdigit() or int(text) < SMALLEST_BUDGET:
+        raise ConfigError(f"{flag} {text!r} is not a whole number of at least {SMALLEST_BUDGET}.")
+    return int(text)

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
-from .protocol import Message, content_text
+from .images import placeholder
+from .protocol import Message, content_shown
 from .tool_lines import shown_reply
 
 __all__ = ["FORMAT", "Conversation", "ConversationStore", "Turn", "count"]
@@ -40,7 +41,8 @@ class Turn:
 
     @property
     def prompt(self) -> str:
-        return content_text(self.messages[0].get("content"))
+        """The user's message as text, an image as a short placeholder (never its base64)."""
+        return content_shown(self.messages[0].get("content"), placeholder)
 
     @property
     def reply(self) -> str:

@@ -39,10 +39,17 @@ class Request:
     cell_id: str | None = None
     tools: Toolbox | None = None
     schema: Schema | None = None
+    images: list[dict[str, Any]] = field(default_factory=list)  # image_url chunks after the text
+
+    def user_message(self) -> Message:
+        """The message as sent, and as the turn keeps it: text alone, or text and images as chunks."""
+        if not self.images:
+            return {"role": "user", "content": self.prompt}
+        return {"role": "user", "content": [{"type": "text", "text": self.prompt}, *self.images]}
 
     def messages(self, conversation: Conversation) -> list[Message]:
         history = conversation.messages(self.cell_id, turns=self.record)
-        history.append({"role": "user", "content": self.prompt})
+        history.append(self.user_message())
         if self.prefix:
             history.append({"role": "assistant", "content": self.prefix, "prefix": True})
         return history
@@ -181,7 +188,7 @@ def _check(stop: threading.Event | None) -> None:
 def _turn(request: Request, reply: Reply, steps: list[Message]) -> Turn:
     answer: Message = {"role": "assistant", "content": reply.text}
     return Turn(
-        messages=[{"role": "user", "content": request.prompt}, *steps, answer],
+        messages=[request.user_message(), *steps, answer],
         cell_id=request.cell_id,
         model=reply.model or request.model,
         usage=reply.usage,

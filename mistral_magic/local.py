@@ -31,6 +31,7 @@ from typing import Any
 from .backend import Chunk, OnStatus, Payload
 from .dialect import with_safety_prompt
 from .errors import ConfigError
+from .images import VISION_MODELS
 from .protocol import content_text
 
 __all__ = ["EMBEDDED", "LocalModel", "card", "embedded_available", "is_local", "local_model"]
@@ -184,6 +185,9 @@ class _Job:
         if unknown:
             raise ConfigError(f"{payload['model']} runs in this kernel and does not support "
                               f"{', '.join(unknown)}.")
+        if any(_has_image(message.get("content")) for message in payload["messages"]):
+            raise ConfigError(f"{payload['model']} cannot see images: set MISTRAL_API_KEY and ask a vision "
+                              f"model ({', '.join(VISION_MODELS)}).")
         messages = [{"role": m["role"], "content": content_text(m.get("content"))}
                     for m in payload["messages"]]
         prefix = messages.pop()["content"] if messages and payload["messages"][-1].get("prefix") else ""
@@ -276,6 +280,11 @@ def _response(chunks: Iterator[dict[str, Any]]) -> dict[str, Any]:
     choice = {"index": 0, "message": message, "finish_reason": last["choices"][0]["finish_reason"]}
     return {"id": last["id"], "object": "chat.completion", "created": last["created"],
             "model": last["model"], "choices": [choice], "usage": last["usage"]}
+
+
+def _has_image(content: Any) -> bool:
+    return isinstance(content, list) and any(isinstance(part, dict) and part.get("type") == "image_url"
+                                             for part in content)
 
 
 def _grammar(response_format: dict[str, Any]) -> Any:

@@ -10,6 +10,7 @@ never a setting: it is read from the environment variable named by
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.core.error import UsageError
@@ -18,7 +19,9 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Dict, Enum, Float, Int, Unicode, default, observe
 
 from . import checks, params
+from .context import DEFAULT_BUDGET, SMALLEST_BUDGET
 from .conversation import Conversation, ConversationStore
+from .figures import FigureMemory
 from .magic_options import api_flags, chat_flag, flag_type, parse_line, setting_check, several, traits
 from .prices import DEFAULT_PRICES
 from .router import Router
@@ -63,6 +66,9 @@ class MistralMagics(Magics):
                             help="Seconds between live updates of a streaming reply.").tag(config=True)
     max_tool_rounds = Int(5, min=1, help="Most rounds of tool calls in one --tools cell; the request "
                                          "after the last round asks for a text answer.").tag(config=True)
+    context_chars = Int(DEFAULT_BUDGET, min=SMALLEST_BUDGET,
+                        help="Most characters each --context variable may take in a message; "
+                             "--context-chars sets it per cell.").tag(config=True)
 
     def __init__(self, shell: InteractiveShell) -> None:
         super().__init__(shell=shell)
@@ -70,6 +76,10 @@ class MistralMagics(Magics):
         self.base_url  # noqa: B018  (read now, so a refused %config value rolls back to it, not to "")
         self.client = Router(self._remote)  # cells and panels share it; it follows every %config
         self._cell_id: str | None = None
+        formatter = shell.display_formatter
+        assert formatter is not None, "a shell formats what it displays"
+        self.figures = FigureMemory(parent=formatter)
+        self._unwatch_figures = self.figures.install(formatter.formatters)
 
     @default("base_url")
     def _default_base_url(self) -> str:
@@ -98,6 +108,11 @@ class MistralMagics(Magics):
         """Close connections; the next request connects with the settings then."""
         self.client.close()
 
+    def detach(self) -> None:
+        """Stop watching the shell (the extension is unloaded) and close connections."""
+        self._unwatch_figures()
+        self.close()
+
     def pre_run_cell(self, info: Any) -> None:
         self._cell_id = getattr(info, "cell_id", None)
 
@@ -119,6 +134,16 @@ class MistralMagics(Magics):
     @argument("--tools", metavar="F,G", help="Let the model call these Python functions.")
     @argument("--vars", action="store_true",
               help="Fill {name} in the cell from your variables; {{ and }} are literal braces.")
+    @argument("--context", metavar="A,B",
+              help="Add these variables to the message, described for the model (a DataFrame's shape, "
+                   "dtypes, rows and summaries; arrays, errors, anything); also In[n], Out[n] and _.")
+    @argument("--context-chars", metavar="N", type=flag_type(checks.context_budget, "--context-chars"),
+              help="Most characters each --context variable may take (default: MistralMagics.context_chars).")
+    @argument("--image", metavar="EXPR", action="append",
+              help="Add an image, for a vision model: a figure, a PIL image, image bytes, a file path or an "
+                   "http(s) URL; 'plt' is the last figure shown. Repeat for several.")
+    @argument("--code", action="store_true",
+              help="Put the reply's code (its last python block) in a new cell below; -o gets the code.")
     @argument("--compare", action="store_true",
               help="Run every combination of comma-separated values (-m a,b -t 0,0.7) side by side; "
                    "records nothing.")
@@ -160,8 +185,45 @@ class MistralMagics(Magics):
         from .exchange import run_turn
 
         reply = run_turn(self.client, conversation, request, self._sink())
-        if args.out or request.schema or args.json:
+        if args.code:
+            self._hand_over(reply.text, args.out)
+        elif args.out or request.schema or args.json:
             self._keep(args, request, reply.text)
+
+    @magic_arguments()
+    @chat_flag()
+    @argument("-m", "--model", metavar="NAME", type=flag_type(checks.model_name, "-m"),
+              help="Model to ask (default: MistralMagics.model).")
+    @argument("--code", action="store_true", help="Put the fixed code in a new cell below.")
+    @argument("-o", "--out", metavar="NAME", type=flag_type(checks.variable_name, "-o"),
+              help="Store the explanation in this variable (--code: the fixed code).")
+    @argument("words", nargs="*", help="More to say, such as what you were trying to do.")
+    @line_magic
+    def mistral_explain(self, line: str) -> None:
+        """Ask the model why the last error happened and how to fix it; the answer streams like a cell's.
+
+        Sends the exception's type, message and traceback and the source of the
+        cell that raised it. Example::
+
+            %mistral_explain --code I wanted the mean per region
+        """
+        args = parse_line(self.mistral_explain, line)
+        error = getattr(sys, "last_value", None)  # IPython keeps the last exception it showed here
+        if error is None:
+            print("No error to explain yet: %mistral_explain explains the last cell that failed.")
+            return
+        from .context import error_report
+        from .exchange import Request, run_turn
+
+        words = " ".join(args.words)
+        prompt = "\n\n".join(part for part in (_EXPLAIN, words, error_report(error)) if part)
+        options = params.request_options(params.settings_of(self), {})
+        request = Request(prompt=prompt, model=args.model or self.model, options=options, cell_id=self._cell_id)
+        reply = run_turn(self.client, self.store[args.chat], request, self._sink())
+        if args.code:
+            self._hand_over(reply.text, args.out)
+        elif args.out:
+            self._namespace[args.out] = reply.text
 
     @line_magic
     def mistral_models(self, line: str) -> None:
@@ -204,9 +266,49 @@ class MistralMagics(Magics):
         options = params.request_options(params.settings_of(self), {**flags, "response_format": response_format})
         tools = (self._resolve(Toolbox.from_namespace, args.tools, self.max_tool_rounds)
                  if args.tools else None)
-        return Request(prompt=cell.strip(), model=args.model or self.model, options=options,
-                       prefix=args.prefix or "", stream=not args.no_stream,
-                       record=not args.once, cell_id=self._cell_id, tools=tools, schema=schema)
+        return Request(prompt=self._with_context(args, cell.strip()), model=args.model or self.model,
+                       options=options, prefix=args.prefix or "", stream=not args.no_stream,
+                       record=not args.once, cell_id=self._cell_id, tools=tools, schema=schema,
+                       images=[self._image(given) for given in args.image or ()])
+
+    def _with_context(self, args: argparse.Namespace, prompt: str) -> str:
+        """The cell's text, then a block describing each --context variable."""
+        if not args.context:
+            return prompt
+        from .context import context_blocks
+
+        budget = args.context_chars or self.context_chars
+        blocks = self._resolve(lambda namespace: context_blocks(args.context, namespace, budget))
+        return f"{prompt}\n\n{blocks}"
+
+    def _image(self, given: str) -> dict[str, Any]:
+        """The chunk for one --image: the last figure shown for ``plt``, else what ``given`` evaluates to."""
+        from .images import image_chunk
+
+        try:
+            return image_chunk(self.figures.last_figure() if given == "plt" else self._evaluated(given), given)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _evaluated(self, given: str) -> Any:
+        """``given`` evaluated in the user's namespace; a path or URL that is not Python stays as written."""
+        if given.startswith(("http://", "https://")):
+            return given
+        try:
+            return self.shell.ev(given)  # type: ignore[union-attr]  # the user's own expression, as a cell runs it
+        except (NameError, SyntaxError):
+            return given
+        except Exception as exc:
+            raise UsageError(f"--image {given}: {type(exc).__name__}: {exc}") from None
+
+    def _hand_over(self, text: str, out: str | None) -> None:
+        """--code: the reply's code into a new cell (or printed, in a terminal), and into ``out``."""
+        from .code_cells import hand_over, last_code
+
+        code = last_code(text)
+        hand_over(self.shell, code, notebook=self._rich())
+        if out:
+            self._namespace[out] = code
 
     def _resolve(self, make: Callable[..., Any], *args: Any) -> Any:
         """``make(*args, namespace=...)`` on the user's variables; what it refuses is a usage error."""
@@ -277,8 +379,14 @@ class MistralMagics(Magics):
             print(markdown)
 
 
+_EXPLAIN = ("Explain briefly why this error happened, then show how to fix it, with the corrected code "
+            "in one ```python block.")
+
 _CONFLICTS = (
     ("prefix", "tools", "the prefix must be the last message, and tool results come after it"),
+    ("code", "json", "JSON is not code to run"),
+    ("code", "schema", "JSON is not code to run"),
+    ("code", "compare", "several replies cannot share one new cell"),
     ("json", "schema", "--schema already asks for JSON"),
     ("dry_run", "new", "a dry run changes nothing, so it cannot start the conversation afresh"),
 )

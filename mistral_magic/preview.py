@@ -29,8 +29,22 @@ def bodies(backend: Backend, conversation: Conversation, requests: list[Request]
 
 
 def markdown(shown: list[dict[str, Any]]) -> str:
-    """The bodies as pretty JSON, with a line saying nothing was sent."""
+    """The bodies as pretty JSON, with a line saying nothing was sent; an image's base64 is cut short."""
     what = "this body" if len(shown) == 1 else f"these {len(shown)} bodies, one per combination,"
-    blocks = [code_block(json.dumps(body, indent=2, ensure_ascii=False), "json") for body in shown]
+    blocks = [code_block(json.dumps(_readable(body), indent=2, ensure_ascii=False), "json") for body in shown]
     return "\n\n".join([f"**Dry run**: nothing was sent. The cell would POST {what} "
                         "to `/v1/chat/completions`:", *blocks])
+
+
+def _readable(value: Any) -> Any:
+    """``value`` with each long ``data:`` URI cut to its start and its size (``-o`` keeps it whole)."""
+    if isinstance(value, dict):
+        return {key: _readable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_readable(item) for item in value]
+    if isinstance(value, str) and value.startswith("data:") and len(value) > _DATA_SHOWN:
+        return f"{value[:_DATA_SHOWN]}… ({len(value):,} characters in all)"
+    return value
+
+
+_DATA_SHOWN = 80

@@ -25,6 +25,7 @@ __all__ = [
     "Reply",
     "TextBuffer",
     "build_payload",
+    "content_shown",
     "content_text",
     "parse_chunk",
     "shorten",
@@ -104,6 +105,14 @@ def content_text(content: Any) -> str:
             part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
         )
     return ""
+
+
+def content_shown(content: Any, placeholder: Callable[[dict[str, Any]], str]) -> str:
+    """Message content as a transcript shows it: its text, and ``placeholder(chunk)`` for each other chunk."""
+    if not isinstance(content, list):
+        return content_text(content)
+    return "\n\n".join(part.get("text", "") if part.get("type") == "text" else placeholder(part)
+                       for part in content if isinstance(part, dict))
 
 
 def thinking_text(content: Any) -> str:

@@ -14,23 +14,25 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.renderer import RendererHTML
     from markdown_it.token import Token
-    from markdown_it.utils import EnvType, OptionsDict
+    from markdown_it.utils import EnvType, OptionsDict, OptionsType
 
 from .protocol import TextBuffer
 
-__all__ = ["IncrementalHTML", "Thinking", "bundle", "render_html", "warm_up"]
+__all__ = ["IncrementalHTML", "Thinking", "bundle", "code_blocks", "render_html", "warm_up"]
 
 _md: MarkdownIt | None = None
 _md_lock = threading.Lock()
 # Rendered once when the parser is built, so that linkify compiles its patterns
-# then (about 10 ms) rather than on a reply's first token.
-_WARM_UP = "# a\n\n- *b* `c` https://example.com [d](https://example.com)\n\n| e |\n|---|\n| f |\n"
+# (about 10 ms) and Pygments loads its Python lexer (about 40 ms) then, not in a
+# reply: the live throttle would take that one-off cost as every redraw's.
+_WARM_UP = ("# a\n\n- *b* `c` https://example.com [d](https://example.com)\n\n| e |\n|---|\n| f |\n\n"
+            "```python\nx = 1\n```\n")
 
 
 def _markdown() -> MarkdownIt:
@@ -41,8 +43,11 @@ def _markdown() -> MarkdownIt:
             if _md is None:
                 from markdown_it import MarkdownIt
 
-                md = MarkdownIt("js-default", {"linkify": True}).enable("linkify")
+                from .highlight import highlight
+
+                md = MarkdownIt("js-default", {"linkify": True, "highlight": highlight}).enable("linkify")
                 md.add_render_rule("link_open", _open_link_in_new_tab)
+                md.add_render_rule("fence", _fence)
                 md.render(_WARM_UP)
                 _md = md
     return _md
@@ -53,6 +58,25 @@ def _open_link_in_new_tab(self: RendererHTML, tokens: Sequence[Token], idx: int,
     tokens[idx].attrSet("target", "_blank")
     tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
     return self.renderToken(tokens, idx, options, env)
+
+
+def _fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    """Colour a fence once it is closed: until then it is redrawn on every update, and colouring
+    it each time would slow a long block's updates tenfold."""
+    if not _closed(tokens[idx]):
+        from markdown_it.utils import OptionsDict
+
+        from .highlight import uncoloured
+
+        options = OptionsDict(cast("OptionsType", {**options, "highlight": uncoloured}))
+    return self.fence(tokens, idx, options, env)
+
+
+def _closed(fence: Token) -> bool:
+    """Whether the fence's closing line came: its lines are the opening, the code and the closing."""
+    code = fence.content
+    lines = code.count("\n") + (1 if code and not code.endswith("\n") else 0)
+    return fence.map is not None and fence.map[1] - fence.map[0] == lines + 2
 
 
 def warm_up() -> None:
@@ -83,6 +107,12 @@ class Thinking:
         return ['<details class="mistral-thinking"><summary style="color:#888;cursor:pointer">',
                 html.escape(self.summary), '</summary><div style="color:#888;border-left:2px solid #8884;'
                 'padding-left:0.75em">', *rendered, "</div></details>"]
+
+
+def code_blocks(markdown: str) -> list[tuple[str, str]]:
+    """The fenced code blocks of a reply, in order, as (language, code)."""
+    return [(token.info.strip().split(" ")[0].lower(), token.content)
+            for token in _markdown().parse(markdown) if token.type == "fence"]
 
 
 def bundle(markdown: str, *, notice: str = "", footer: str = "", renderer: IncrementalHTML | None = None,
