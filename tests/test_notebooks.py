@@ -144,3 +144,41 @@ def _shown(cell) -> str:
         elif output.get("data"):
             texts.append(output.data.get("text/markdown") or output.data.get("text/plain", ""))
     return "\n".join(texts).strip()
+
+
+CONTEXT_SCRIPTS = {  # the code a model would write, where the echo has none
+    "%%mistral --code -o snippet": [ms.reply(
+        "Sum, then sort:\n\n```python\norders.groupby('region')['amount'].sum().sort_values(ascending=False)\n```")],
+}
+
+
+def test_notebook_context_notebook_runs_in_a_kernel(kernel_env, tmp_path):
+    notebook = nbformat.read(NOTEBOOKS / "notebook-context.ipynb", as_version=4)
+    client = NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(tmp_path)}})
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells):
+            for marker, scripts in CONTEXT_SCRIPTS.items():
+                if cell.source.startswith(marker):
+                    kernel_env.enqueue(*scripts)
+            client.execute_cell(cell, index)
+    shown = {cell.source.split("\n")[0]: _shown(cell) for cell in notebook.cells if cell.cell_type == "code"}
+    errors = [output.ename for cell in notebook.cells for output in cell.get("outputs", [])
+              if output.output_type == "error"]
+    assert errors == ["KeyError"]  # the cell the notebook fails on purpose
+    sent = [body["messages"][-1]["content"] for body in chat_bodies(kernel_env)]
+    context = next(content for content in sent if isinstance(content, str) and content.startswith("Which region"))
+    for fact in ("100,000 rows × 4 columns", "| amount | float64 | 400 |", "min ", "mean ", "last 5 rows",
+                 "datetime64", "4 distinct"):
+        assert fact in context
+    assert len(context) < 4000 + 200
+    explained = next(content for content in sent if isinstance(content, str) and "KeyError" in content)
+    assert "'norht'" in explained and 'per_region["norht"]' in explained and "\x1b[" not in explained
+    assert shown["snippet"] == "\"orders.groupby('region')['amount'].sum().sort_values(ascending=False)\""
+    image = next(content for content in sent if isinstance(content, list))
+    assert image[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert "[image: image/png" in shown["%%mistral -m mistral-small-latest --image plt"]
+    assert "base64" not in shown["%mistral_history"] and "[image: image/png, " in shown["%mistral_history"]
+    thought = next(cell for cell in notebook.cells if cell.source.startswith("%%mistral -m magistral"))
+    assert "Thought for" in thought.outputs[-1].data["text/html"]
+    assert shown["answer"] == "'Echo: Is 2,147,483,647 a prime number?'"
+    assert SECRET not in nbformat.writes(notebook)
