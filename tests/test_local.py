@@ -249,5 +249,10 @@ def test_unsupported_options_and_missing_files_are_one_line_errors(tmp_path):
     with pytest.raises(ConfigError, match="does not support tools"):
         list(Router(MistralClient).stream_chat(build_payload(
             f"local:{tmp_path}/model.gguf", [{"role": "user", "content": "Hi"}], {"tools": []}, stream=True)))
+    image = [{"type": "text", "text": "What is it?"}, {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]
+    with pytest.raises(ConfigError, match="cannot see images: set MISTRAL_API_KEY and ask a vision model "
+                                          r"\(mistral-small-latest, "):
+        list(Router(MistralClient).stream_chat(build_payload(
+            f"local:{tmp_path}/model.gguf", [{"role": "user", "content": image}], {}, stream=True)))
     with pytest.raises(ConfigError, match=f"no model file at {tmp_path}/none.gguf"):
         local_model(f"local:{tmp_path}/none.gguf")

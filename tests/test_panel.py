@@ -6,6 +6,7 @@ scrolls and streams in JupyterLab is tested in test_panel_browser.py.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -76,6 +77,18 @@ def test_send_streams_the_reply_into_the_transcript_and_records_the_turn(panels,
     assert server.last_body["stream"] is True and server.last_body["model"] == "mistral-small-latest"
     assert panel.prompt.value == "" and "out tokens" in panel.status_line.value
     assert not panel.send_button.disabled and panel.stop_button.disabled
+
+
+def test_thinking_shows_folded_above_the_answer_while_it_streams_and_after(panels, server):
+    server.enqueue(ms.reply("Forty-two.", thinking=["Let me", " count."], think_delay=0.2, delay=0.05))
+    panel = panels()
+    send(panel, "The answer?", wait=False)
+    wait_for(lambda: "Thinking…" in transcript(panel))  # live, before the answer begins
+    panel.join(10)
+    shown = transcript(panel)
+    assert re.search(r"<details class=\"mistral-thinking\"><summary[^>]*>Thought for 0\.[2-9] s", shown)
+    assert shown.index("Let me count.") < shown.index("Forty-two.")
+    assert [turn.reply for turn in panel.store["default"].turns] == ["Forty-two."]
 
 
 def test_the_settings_shape_the_next_request(panels, server):

@@ -37,11 +37,30 @@ def test_reply_assembles_text_usage_and_finish_reason():
     assert reply.usage == {"prompt_tokens": 3, "completion_tokens": 2}
 
 
-def test_list_content_shows_text_and_hides_thinking():
-    reply = Reply()
+def test_list_content_shows_text_and_passes_thinking_on():
+    thought: list[str] = []
+    reply = Reply(on_thinking=thought.append)
     reply.add_chunk(chunk([{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]}]))
-    reply.add_chunk(chunk([{"type": "text", "text": "Answer"}]))
-    assert reply.text == "Answer"
+    reply.add_chunk(chunk([{"type": "thinking", "thinking": [{"type": "text", "text": ", yes"}], "closed": True},
+                           {"type": "text", "text": "Ans"}]))
+    reply.add_chunk(chunk("wer"))
+    assert reply.text == "Answer" and thought == ["hmm", ", yes"] and str(reply.thinking) == "hmm, yes"
+    assert reply.thought_for is not None and reply.thought_for >= 0
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_openai_style_reasoning_fields_are_thinking(field):
+    reply = Reply()
+    reply.add_chunk({"choices": [{"index": 0, "delta": {field: "Let me see", "content": None}}]})
+    reply.add_chunk(chunk("Yes."))
+    assert reply.text == "Yes." and str(reply.thinking) == "Let me see"
+
+
+def test_a_whole_reasoning_response_keeps_thinking_apart():
+    reply = Reply()
+    content = [{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]}, {"type": "text", "text": "Hi"}]
+    assert reply.add_response({"choices": [{"message": {"content": content}, "finish_reason": "stop"}]}) == "Hi"
+    assert str(reply.thinking) == "hmm" and reply.thought_for is not None  # until the response came
 
 
 @pytest.mark.parametrize("pieces", [
