@@ -101,15 +101,21 @@ NOTEBOOK_SCRIPTS = {  # what a real model would do in the cells where the echo c
 }
 
 
-def test_prompt_design_notebook_runs_in_a_kernel(kernel_env, tmp_path):
-    notebook = nbformat.read(NOTEBOOKS / "prompt-design.ipynb", as_version=4)
-    client = NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(tmp_path)}})
+def execute_scripted(name: str, scripts: dict, server, path) -> nbformat.NotebookNode:
+    """Run a notebook cell by cell; before a cell holding a marker, queue the server's answers to it."""
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(path)}})
     with client.setup_kernel():
         for index, cell in enumerate(notebook.cells):
-            for marker, scripts in NOTEBOOK_SCRIPTS.items():
+            for marker, answers in scripts.items():
                 if marker in cell.source:
-                    kernel_env.enqueue(*scripts)
+                    server.enqueue(*answers)
             client.execute_cell(cell, index)
+    return notebook
+
+
+def test_prompt_design_notebook_runs_in_a_kernel(kernel_env, tmp_path):
+    notebook = execute_scripted("prompt-design.ipynb", NOTEBOOK_SCRIPTS, kernel_env, tmp_path)
     shown = {cell.source.split("\n")[0] + ("" if "\n" not in cell.source else " …"): _shown(cell)
              for cell in notebook.cells if cell.cell_type == "code"}
     errors = [(cell.source.split("\n")[0], output.ename) for cell in notebook.cells
@@ -153,14 +159,7 @@ CONTEXT_SCRIPTS = {  # the code a model would write, where the echo has none
 
 
 def test_notebook_context_notebook_runs_in_a_kernel(kernel_env, tmp_path):
-    notebook = nbformat.read(NOTEBOOKS / "notebook-context.ipynb", as_version=4)
-    client = NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(tmp_path)}})
-    with client.setup_kernel():
-        for index, cell in enumerate(notebook.cells):
-            for marker, scripts in CONTEXT_SCRIPTS.items():
-                if cell.source.startswith(marker):
-                    kernel_env.enqueue(*scripts)
-            client.execute_cell(cell, index)
+    notebook = execute_scripted("notebook-context.ipynb", CONTEXT_SCRIPTS, kernel_env, tmp_path)
     shown = {cell.source.split("\n")[0]: _shown(cell) for cell in notebook.cells if cell.cell_type == "code"}
     errors = [output.ename for cell in notebook.cells for output in cell.get("outputs", [])
               if output.output_type == "error"]
