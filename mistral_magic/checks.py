@@ -12,6 +12,7 @@ import unicodedata
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .errors import ConfigError
+from .params import SMALLEST_CONTEXT_BUDGET
 
 __all__ = [
     "api_key",
@@ -125,8 +126,6 @@ def variable_name(name: str, flag: str = "-o") -> str:
 
 def context_budget(text: str, flag: str = "--context-chars") -> int:
     """Characters a --context block may take: a whole number, room enough to say what the object is."""
-    from .context import SMALLEST_BUDGET
-
-    if not text.isdigit() or int(text) < SMALLEST_BUDGET:
-        raise ConfigError(f"{flag} {text!r} is not a whole number of at least {SMALLEST_BUDGET}.")
+    if not text.isdigit() or int(text) < SMALLEST_CONTEXT_BUDGET:
+        raise ConfigError(f"{flag} {text!r} is not a whole number of at least {SMALLEST_CONTEXT_BUDGET}.")
     return int(text)

@@ -19,13 +19,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import FrameType, TracebackType
 from typing import Any, Callable, NamedTuple
 
+from .params import CONTEXT_BUDGET, SMALLEST_CONTEXT_BUDGET
 from .protocol import shorten
 from .quoting import code_block, code_span
 
-__all__ = ["DEFAULT_BUDGET", "SMALLEST_BUDGET", "context_blocks", "describe", "error_report"]
-
-DEFAULT_BUDGET = 4000  # characters a block may take, fences and label included
-SMALLEST_BUDGET = 300  # room for a label, the fences and the line that says the rest was cut
+__all__ = ["context_blocks", "describe", "error_report"]
 _HEADING_WIDTH = 120
 _CELL_WIDTH = 40  # characters of one value in a table
 _LONG_CELL_WIDTH = 80  # dtypes and error messages, which lose their sense when cut short
@@ -81,8 +79,8 @@ def _look_up(name: str, namespace: Mapping[str, Any]) -> Any:
 
 def describe(label: str, value: object, budget: int) -> str:
     """One labelled fenced block for ``value``, at most ``budget`` characters in all."""
-    if budget < SMALLEST_BUDGET:
-        raise ValueError(f"--context-chars: a block needs at least {SMALLEST_BUDGET} characters, not {budget}.")
+    if budget < SMALLEST_CONTEXT_BUDGET:
+        raise ValueError(f"--context-chars: a block needs at least {SMALLEST_CONTEXT_BUDGET} characters, not {budget}.")
     text = _text_of(value)
     return _fenced(f"**{label}**: {text.heading}", text.body, budget, language=text.language,
                    option="--context-chars")
@@ -91,13 +89,13 @@ def describe(label: str, value: object, budget: int) -> str:
 def error_report(exc: BaseException) -> str:
     """What the model needs to explain an error: its type and message, traceback and the cell that raised it."""
     frames = _cell_traceback(exc.__traceback__)
-    blocks = [_fenced(f"**Exception**: {_type_name(type(exc))}", _exception_line(exc), DEFAULT_BUDGET)]
+    blocks = [_fenced(f"**Exception**: {_type_name(type(exc))}", _exception_line(exc), CONTEXT_BUDGET)]
     if frames is not None:
-        blocks.append(_fenced("**Traceback**", _traceback_text(exc), DEFAULT_BUDGET))
+        blocks.append(_fenced("**Traceback**", _traceback_text(exc), CONTEXT_BUDGET))
     cell = _cell_source(exc, frames)
     if cell is not None:
         filename, source = cell
-        blocks.append(_fenced(f"**Cell** {code_span(filename)}", source, DEFAULT_BUDGET, language="python"))
+        blocks.append(_fenced(f"**Cell** {code_span(filename)}", source, CONTEXT_BUDGET, language="python"))
     return "\n\n".join(blocks)
 
 

@@ -19,7 +19,6 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Dict, Enum, Float, Int, Unicode, default, observe
 
 from . import checks, params
-from .context import DEFAULT_BUDGET, SMALLEST_BUDGET
 from .conversation import Conversation, ConversationStore
 from .figures import FigureMemory
 from .magic_options import api_flags, chat_flag, flag_type, parse_line, setting_check, several, traits
@@ -66,7 +65,7 @@ class MistralMagics(Magics):
                             help="Seconds between live updates of a streaming reply.").tag(config=True)
     max_tool_rounds = Int(5, min=1, help="Most rounds of tool calls in one --tools cell; the request "
                                          "after the last round asks for a text answer.").tag(config=True)
-    context_chars = Int(DEFAULT_BUDGET, min=SMALLEST_BUDGET,
+    context_chars = Int(params.CONTEXT_BUDGET, min=params.SMALLEST_CONTEXT_BUDGET,
                         help="Most characters each --context variable may take in a message; "
                              "--context-chars sets it per cell.").tag(config=True)
 

@@ -19,10 +19,12 @@ from typing import Any
 __all__ = [
     "BASE_URL_VARIABLE",
     "COMPARABLE",
+    "CONTEXT_BUDGET",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
     "KEY_VARIABLE",
     "PARAMETERS",
+    "SMALLEST_CONTEXT_BUDGET",
     "Parameter",
     "base_url",
     "request_options",
@@ -33,6 +35,8 @@ DEFAULT_MODEL = "mistral-small-latest"
 DEFAULT_BASE_URL = "https://api.mistral.ai"
 BASE_URL_VARIABLE = "MISTRAL_BASE_URL"
 KEY_VARIABLE = "MISTRAL_API_KEY"  # where the key is read from, unless configured otherwise
+CONTEXT_BUDGET = 4000  # characters a --context block may take, fences and label included
+SMALLEST_CONTEXT_BUDGET = 300  # room for a label, the fences and the line that says the rest was cut
 
 
 @dataclass(frozen=True)

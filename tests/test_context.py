@@ -13,7 +13,8 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from markdown_it import MarkdownIt
 
-from mistral_magic.context import DEFAULT_BUDGET, context_blocks, describe, error_report
+from mistral_magic.context import context_blocks, describe, error_report
+from mistral_magic.params import CONTEXT_BUDGET as DEFAULT_BUDGET
 
 ROWS = 100_000
 CITIES = ["Paris", "Lyon", "Nice", "Lille", "Brest"]
