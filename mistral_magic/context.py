@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import FrameType, TracebackType
 from typing import Any, Callable, NamedTuple
 
+from .conversation import count
 from .params import CONTEXT_BUDGET, SMALLEST_CONTEXT_BUDGET
 from .protocol import shorten
 from .quoting import code_block, code_span
@@ -125,7 +126,7 @@ def _text_of(value: object) -> _Text:
     if isinstance(value, BaseException):
         return _Text(f"{_type_name(type(value))} exception", _traceback_text(value))
     if isinstance(value, str):
-        return _Text(f"str, {_count(len(value), 'character')}", value)
+        return _Text(f"str, {count(len(value), 'character')}", value)
     # A named tuple is left to its repr, which keeps the field names that JSON would drop.
     if isinstance(value, (dict, list)) or type(value) is tuple:
         return _json(value)
@@ -137,7 +138,7 @@ def _json(value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> _Text:
         text = json.dumps(value, default=str, indent=1, ensure_ascii=False)
     except (TypeError, ValueError):  # keys JSON cannot hold, or a container that holds itself
         return _Text(_type_name(type(value)), _shown(repr, value))
-    size = _count(len(value), "key") if isinstance(value, dict) else _count(len(value), "item")
+    size = count(len(value), "key") if isinstance(value, dict) else count(len(value), "item")
     return _Text(f"{_type_name(type(value))}, {size}", text, "json")
 
 
@@ -147,7 +148,7 @@ def _pandas_frame(frame: Any) -> _Text:
     columns = [_pandas_column_line(name, shown.iloc[:, position]) for position, name in enumerate(shown.columns)]
     header = [_index_header(frame.index), *(_cell(name) for name in shown.columns)]
     samples = _samples(length, header, lambda start, stop: shown.iloc[start:stop].itertuples(name=None))
-    return _Text(f"pandas DataFrame, {_count(length, 'row')} × {_count(width, 'column')}",
+    return _Text(f"pandas DataFrame, {count(length, 'row')} × {count(width, 'column')}",
                  f"columns:\n{_column_table(columns, width)}\n\n{samples}")
 
 
@@ -156,7 +157,7 @@ def _pandas_series(series: Any) -> _Text:
     summary = _summarised(_pandas_summary, series)
     header = [_index_header(series.index), "value" if series.name is None else _cell(series.name)]
     samples = _samples(len(series), header, lambda start, stop: series.iloc[start:stop].items())
-    return _Text(f"pandas Series{name}, {_count(len(series), 'value')}, {series.dtype}",
+    return _Text(f"pandas Series{name}, {count(len(series), 'value')}, {series.dtype}",
                  f"missing {int(series.isna().sum()):,} · {summary}\n\n{samples}")
 
 
@@ -181,12 +182,12 @@ def _index_header(index: Any) -> str:
 def _polars_frame(frame: Any) -> _Text:
     length, width = frame.shape
     shown = frame.select(frame.columns[:_COLUMNS])
-    columns = [_column_line(column.name, column.dtype, column.null_count(), _summarised(_polars_summary, column))
+    columns = [_column_line(column.name, column.dtype, column.nullcount(), _summarised(_polars_summary, column))
                for column in shown.get_columns()]
     header = ["#", *(_cell(name) for name in shown.columns)]
     samples = _samples(length, header, lambda start, stop: (
         (position, *row) for position, row in enumerate(shown.slice(start, stop - start).rows(), start)))
-    return _Text(f"polars DataFrame, {_count(length, 'row')} × {_count(width, 'column')}",
+    return _Text(f"polars DataFrame, {count(length, 'row')} × {count(width, 'column')}",
                  f"columns:\n{_column_table(columns, width)}\n\n{samples}")
 
 
@@ -196,8 +197,8 @@ def _polars_series(series: Any) -> _Text:
     header = ["#", _cell(series.name) if series.name else "value"]
     samples = _samples(len(series), header, lambda start, stop: enumerate(
         series.slice(start, stop - start).to_list(), start))
-    return _Text(f"polars Series{name}, {_count(len(series), 'value')}, {series.dtype}",
-                 f"missing {series.null_count():,} · {summary}\n\n{samples}")
+    return _Text(f"polars Series{name}, {count(len(series), 'value')}, {series.dtype}",
+                 f"missing {series.nullcount():,} · {summary}\n\n{samples}")
 
 
 def _polars_summary(column: Any) -> str:
@@ -374,6 +375,3 @@ def _type_name(cls: type) -> str:
         return cls.__qualname__
     return f"{cls.__module__}.{cls.__qualname__}"
 
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"

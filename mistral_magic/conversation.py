@@ -169,8 +169,8 @@ class Conversation:
 
 
 def count(number: int, noun: str) -> str:
-    """``1 turn``, ``2 turns``."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+    """``1 turn``, ``2 turns``, ``1,000 rows``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 class ConversationStore:
