@@ -182,7 +182,7 @@ def _index_header(index: Any) -> str:
 def _polars_frame(frame: Any) -> _Text:
     length, width = frame.shape
     shown = frame.select(frame.columns[:_COLUMNS])
-    columns = [_column_line(column.name, column.dtype, column.nullcount(), _summarised(_polars_summary, column))
+    columns = [_column_line(column.name, column.dtype, column.null_count(), _summarised(_polars_summary, column))
                for column in shown.get_columns()]
     header = ["#", *(_cell(name) for name in shown.columns)]
     samples = _samples(length, header, lambda start, stop: (
@@ -198,7 +198,7 @@ def _polars_series(series: Any) -> _Text:
     samples = _samples(len(series), header, lambda start, stop: enumerate(
         series.slice(start, stop - start).to_list(), start))
     return _Text(f"polars Series{name}, {count(len(series), 'value')}, {series.dtype}",
-                 f"missing {series.nullcount():,} · {summary}\n\n{samples}")
+                 f"missing {series.null_count():,} · {summary}\n\n{samples}")
 
 
 def _polars_summary(column: Any) -> str:
