@@ -46,8 +46,10 @@ def placeholder(chunk: dict[str, Any]) -> str:
 def _url(value: Any, given: str) -> str:
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
-        if isinstance(text, str) and text.startswith(("http://", "https://", "data:image/")):
+        if isinstance(text, str) and text.startswith(("http://", "https://")):
             return text
+        if isinstance(text, str) and text.startswith("data:image/"):
+            return _checked_data_uri(text, given)
         return _data_uri(_read(Path(os.fsdecode(text)).expanduser(), given), given)
     return _data_uri(_bytes_of(value, given), given)
 
@@ -63,7 +65,7 @@ def _bytes_of(value: Any, given: str) -> bytes:
         return _pil_png(value)
     if module.startswith("IPython.") and isinstance(getattr(value, "data", None), bytes):
         return bytes(value.data)
-    raise ValueError(f"--image {given}: a {type(value).__name__} is not an image; give {_IMAGES}.")
+    raise ValueError(f"--image {given}: a value of type {type(value).__name__} is not an image; give {_IMAGES}.")
 
 
 def _figure_png(figure: Any, given: str) -> bytes:
@@ -85,9 +87,7 @@ def _pil_png(image: Any) -> bytes:
 def _read(path: Path, given: str) -> bytes:
     if not path.is_file():
         raise ValueError(f"--image {given}: no file or variable named {str(path)!r}.")
-    if path.stat().st_size > MAX_BYTES:
-        raise ValueError(f"--image {given}: {path} is {_size(path.stat().st_size)}; the API takes at most "
-                         f"{_size(MAX_BYTES)} an image.")
+    _check_size(path.stat().st_size, given)
     return path.read_bytes()
 
 
@@ -95,10 +95,23 @@ def _data_uri(data: bytes, given: str) -> str:
     kind = _kind(data)
     if kind is None:
         raise ValueError(f"--image {given}: these bytes are not a PNG, JPEG, WEBP or GIF image.")
-    if len(data) > MAX_BYTES:
-        raise ValueError(f"--image {given}: the image is {_size(len(data))}; the API takes at most "
-                         f"{_size(MAX_BYTES)} an image.")
+    _check_size(len(data), given)
     return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _checked_data_uri(uri: str, given: str) -> str:
+    """A ``data:`` URI given as is: one of the API's formats, in base64, and not too large."""
+    kind, base64_marker, data = uri[5:].partition(";base64,")
+    if not base64_marker or kind not in {kind for _, kind in _SIGNATURES} | {"image/webp"}:
+        raise ValueError(f"--image {given}: a data URI must be data:image/png, jpeg, webp or gif;base64,…")
+    _check_size(len(data) * 3 // 4, given)
+    return uri
+
+
+def _check_size(size: int, given: str) -> None:
+    if size > MAX_BYTES:
+        raise ValueError(f"--image {given}: the image is {_size(size)}; the API takes at most "
+                         f"{_size(MAX_BYTES)} an image.")
 
 
 def _kind(data: bytes) -> str | None:

@@ -165,7 +165,8 @@ def test_image_from_bytes_a_path_a_pil_image_and_a_url(shell, server, tmp_path):
 
 
 @pytest.mark.parametrize(("setup", "given", "words"), [
-    ("thing = 42", "thing", "a int is not an image"),
+    ("thing = 42", "thing", "a value of type int is not an image"),
+    ("uri = 'data:image/svg+xml;base64,PHN2Zz4='", "uri", "a data URI must be data:image/png"),
     ("blob = b'not an image'", "blob", "not a PNG, JPEG, WEBP or GIF"),
     ("", "missing.png", "no file or variable named 'missing.png'"),
 ])
