@@ -129,3 +129,10 @@ def context_budget(text: str, flag: str = "--context-chars") -> int:
     if not text.isdigit() or int(text) < SMALLEST_CONTEXT_BUDGET:
         raise ConfigError(f"{flag} {text!r} is not a whole number of at least {SMALLEST_CONTEXT_BUDGET}.")
     return int(text)
+
+
+def positive_count(text: str, flag: str) -> int:
+    """A count of at least one, such as requests in flight."""
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{flag} {text!r} is not a whole number of at least 1.")
+    return int(text)

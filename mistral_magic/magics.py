@@ -65,6 +65,8 @@ class MistralMagics(Magics):
                             help="Seconds between live updates of a streaming reply.").tag(config=True)
     max_tool_rounds = Int(5, min=1, help="Most rounds of tool calls in one --tools cell; the request "
                                          "after the last round asks for a text answer.").tag(config=True)
+    max_concurrency = Int(8, min=1, help="Most --over requests in flight at once; --concurrency sets it per "
+                                         "cell.").tag(config=True)
     context_chars = Int(params.CONTEXT_BUDGET, min=params.SMALLEST_CONTEXT_BUDGET,
                         help="Most characters each --context variable may take in a message; "
                              "--context-chars sets it per cell.").tag(config=True)
@@ -75,6 +77,7 @@ class MistralMagics(Magics):
         self.base_url  # noqa: B018  (read now, so a refused %config value rolls back to it, not to "")
         self.client = Router(self._remote)  # cells and panels share it; it follows every %config
         self._cell_id: str | None = None
+        self._row_answers: dict[bytes, Any] = {}  # --over's answers by request body, so a re-run resumes
         formatter = shell.display_formatter
         assert formatter is not None, "a shell formats what it displays"
         self.figures = FigureMemory(parent=formatter)
@@ -143,6 +146,12 @@ class MistralMagics(Magics):
                    "http(s) URL; 'plt' is the last figure shown. Repeat for several.")
     @argument("--code", action="store_true",
               help="Put the reply's code (its last python block) in a new cell below; -o gets the code.")
+    @argument("--over", metavar="NAME",
+              help="Run the cell once per row of NAME (a DataFrame, Series or list), filling {column} "
+                   "({item} for plain values); -o gets the answers aligned with the rows.")
+    @argument("--concurrency", metavar="N", type=flag_type(checks.positive_count, "--concurrency"),
+              help="Most --over requests in flight at once (default: MistralMagics.max_concurrency).")
+    @argument("--fresh", action="store_true", help="With --over, send every row again, answered or not.")
     @argument("--compare", action="store_true",
               help="Run every combination of comma-separated values (-m a,b -t 0,0.7) side by side; "
                    "records nothing.")
@@ -175,6 +184,8 @@ class MistralMagics(Magics):
             print(f"System message of '{conversation.name}' set ({len(cell.strip())} characters).")
             return
         request = self._request(args, cell)
+        if args.over:
+            return self._over(args, conversation, request)
         if args.new:
             conversation.clear(keep_system=True)
         if args.dry_run:
@@ -300,6 +311,58 @@ class MistralMagics(Magics):
         except Exception as exc:
             raise UsageError(f"--image {given}: {type(exc).__name__}: {exc}") from None
 
+    def _over(self, args: argparse.Namespace, conversation: Conversation, request: Request) -> None:
+        """--over: the cell's answer for every row, aligned with the table, into --out."""
+        from IPython.display import display
+
+        from . import dataset
+        from .errors import ReplyInterrupted
+        from .prices import cost
+
+        if args.over not in self._namespace:
+            raise UsageError(f"--over: no variable named {args.over}. Define it in a cell first.")
+        rows = self._resolve(lambda namespace: dataset.rows_of(namespace[args.over], args.over))
+        body = dataset.row_body(request.model, conversation.system, request.options)
+        if args.dry_run:  # the first row's body: the others differ only by their fields
+            return self._show_bodies(args, [self.client.wire(body(rows.prompt(request.prompt, 0)))]
+                                     if rows.items else [])
+        progress: dataset.Progress
+        if self._rich():
+            progress = dataset.ProgressBar(len(rows.items))
+            display(progress.widget)
+        else:
+            progress = dataset.ProgressLine()
+        cache: dict[bytes, Any] = {} if args.fresh else self._row_answers
+        answers, interrupted = dataset.answers_over(
+            self.client, rows, body, request.prompt, concurrency=args.concurrency or self.max_concurrency,
+            cache=cache, progress=progress,
+            price=lambda tokens_in, tokens_out: cost(request.model, {"prompt_tokens": tokens_in,
+                                                                     "completion_tokens": tokens_out},
+                                                     self.prices, set()))
+        if args.fresh:
+            self._row_answers.update(cache)  # the fresh answers replace the ones kept before
+        values = [self._row_value(args, request, answer) for answer in answers]
+        if args.out:
+            self._namespace[args.out] = dataset.aligned(rows, answers, values, args.out)
+        if interrupted:
+            raise ReplyInterrupted("interrupted: the rows answered so far are kept (in -o too); run the cell "
+                                   "again to send only the others.")
+
+    def _row_value(self, args: argparse.Namespace, request: Request, answer: Any) -> Any:
+        """One row's value: its text, parsed JSON or validated object; a reply that does not parse fails the row."""
+        from .errors import ReplyValidationError
+        from .structured import json_reply
+
+        if answer.error is not None:
+            return None
+        try:
+            if request.schema:
+                return request.schema.parse(answer.text, args.out or "the row")
+            return json_reply(answer.text, args.out or "the row") if args.json else answer.text
+        except ReplyValidationError as exc:
+            answer.error = str(exc)
+            return None
+
     def _hand_over(self, text: str, out: str | None) -> None:
         """--code: the reply's code into a new cell (or printed, in a terminal), and into ``out``."""
         from .code_cells import hand_over, last_code
@@ -341,9 +404,15 @@ class MistralMagics(Magics):
         from . import preview
         from .compare import combinations
 
-        shown = preview.bodies(self.client, conversation, combinations(request) if args.compare else [request])
+        self._show_bodies(args, preview.bodies(self.client, conversation,
+                                               combinations(request) if args.compare else [request]))
+
+    def _show_bodies(self, args: argparse.Namespace, shown: list[dict[str, Any]]) -> None:
+        """--dry-run: the bodies shown, and given to --out (a list of them with --compare)."""
+        from . import preview
+
         self.show_markdown(preview.markdown(shown))
-        if args.out:
+        if args.out and shown:
             self._namespace[args.out] = shown if args.compare else shown[0]
 
     def _compare(self, args: argparse.Namespace, conversation: Conversation, request: Request) -> None:
@@ -386,6 +455,12 @@ _CONFLICTS = (
     ("code", "json", "JSON is not code to run"),
     ("code", "schema", "JSON is not code to run"),
     ("code", "compare", "several replies cannot share one new cell"),
+    ("over", "compare", "each row is already a request of its own"),
+    ("over", "tools", "rows are answered whole, without tool rounds"),
+    ("over", "code", "several replies cannot share one new cell"),
+    ("over", "vars", "--over fills {name} from each row"),
+    ("over", "context", "the template is filled per row, and a description's braces would be read as fields"),
+    ("over", "new", "rows use no history, so there is nothing to start afresh"),
     ("json", "schema", "--schema already asks for JSON"),
     ("dry_run", "new", "a dry run changes nothing, so it cannot start the conversation afresh"),
 )

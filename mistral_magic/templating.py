@@ -13,9 +13,17 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["fill"]
+__all__ = ["MissingFields", "fill"]
 
 _ESCAPES = "write {{ and }} for literal braces"
+
+
+class MissingFields(ValueError):
+    """The template names fields the values do not have; ``names`` lists them."""
+
+    def __init__(self, message: str, names: list[str]) -> None:
+        super().__init__(message)
+        self.names = names
 
 
 def fill(template: str, namespace: Mapping[str, Any]) -> str:
@@ -29,8 +37,8 @@ def fill(template: str, namespace: Mapping[str, Any]) -> str:
                          f"first (a prompt is text, not code), or {_ESCAPES}.")
     missing = _unique(field for field in fields if field not in namespace)
     if missing:
-        raise ValueError(f"--vars: no variable named {', '.join(missing)}. Define "
-                         f"{'it' if len(missing) == 1 else 'them'} in a cell first, or {_ESCAPES}.")
+        raise MissingFields(f"--vars: no variable named {', '.join(missing)}. Define "
+                            f"{'it' if len(missing) == 1 else 'them'} in a cell first, or {_ESCAPES}.", missing)
     return "".join(text + ("" if field is None else str(namespace[field])) for text, field in pieces)
 
 

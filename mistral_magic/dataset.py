@@ -1,0 +1,302 @@
+"""``--over``: one prompt over every row of a table, concurrent, resumable, with a progress line.
+
+Each row is its own request (the conversation's system message, no history,
+no turn recorded), sent by a pool of worker threads through the one backend, so
+retries and errors are those of a cell. At most ``concurrency`` requests are in
+flight, and a body is made only when a worker is free, so a 100,000-row table
+costs little more than its answers. Answers are kept by the hash of their
+request body: run the cell again after an interrupt or a failure and only the
+rows not yet answered are sent. Results come back aligned with the input: a
+pandas Series on the frame's index, or a list in row order, with each failed
+row's error kept beside it. pandas is never imported here: a frame's own
+module makes the Series.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from .conversation import count
+from .errors import MistralError, one_line
+from .live import usage_line
+from .protocol import Message, Reply, build_payload
+from .templating import MissingFields, fill
+
+if TYPE_CHECKING:
+    from .backend import Backend, Payload
+
+__all__ = ["Answer", "Progress", "ProgressBar", "ProgressLine", "RowResults", "Rows", "aligned", "answers_over",
+           "row_body", "rows_of", "summary"]
+
+_WAIT = 0.1  # seconds the kernel's thread waits at a time, so Ctrl-C is felt at once
+
+
+@dataclass
+class Rows:
+    """A table's rows as templates read them, and the index its results align to."""
+
+    items: Sequence[Any]  # a mapping of fields per row, or a plain value read as {item}
+    index: Any = None  # a pandas index, when the table was pandas
+
+    def prompt(self, template: str, position: int) -> str:
+        """The template filled from one row; ``ValueError`` names the fields the row lacks."""
+        item = self.items[position]
+        fields = item if isinstance(item, Mapping) else {"item": item}
+        try:
+            return fill(template, fields)
+        except MissingFields as exc:
+            have = ", ".join(map(str, fields)) or "none"
+            raise ValueError(f"--over: row {position} has no field {', '.join(exc.names)} (its fields: {have}); "
+                             "write {{ and }} for literal braces.") from None
+
+
+def rows_of(data: Any, name: str) -> Rows:
+    """The rows of a DataFrame or Series (pandas or polars), a list of dicts, or a list of values."""
+    module = type(data).__module__.partition(".")[0]
+    kind = type(data).__name__
+    if module == "pandas" and kind == "DataFrame":
+        return Rows(data.to_dict("records"), data.index)
+    if module == "pandas" and kind == "Series":
+        return Rows(data.tolist(), data.index)
+    if module == "polars" and kind == "DataFrame":
+        return Rows(data.to_dicts())
+    if module == "polars" and kind == "Series":
+        return Rows(data.to_list())
+    if isinstance(data, (list, tuple)):
+        return Rows(list(data))
+    raise ValueError(f"--over {name}: a {kind} has no rows; give a DataFrame, a Series or a list.")
+
+
+@dataclass
+class Answer:
+    """One row's outcome: the reply text and its usage, or the one line saying why it failed."""
+
+    text: str | None = None
+    usage: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class Progress(Protocol):
+    """Where a run shows how far it is: a widget in a notebook, a line in a terminal."""
+
+    def show(self, line: str, done: int, total: int) -> None: ...
+    def close(self, line: str) -> None: ...
+
+
+@dataclass
+class _Tally:
+    total: int
+    done: int = 0
+    kept: int = 0  # answered by an earlier run: no tokens spent now
+    failed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, answer: Answer) -> None:
+        self.done += 1
+        self.failed += answer.error is not None
+        usage = answer.usage or {}
+        self.tokens_in += usage.get("prompt_tokens") or 0
+        self.tokens_out += usage.get("completion_tokens") or 0
+
+
+def answers_over(backend: Backend, rows: Rows, body: Callable[[str], Payload], template: str, *,
+                 concurrency: int, cache: dict[bytes, Answer], progress: Progress | None = None,
+                 price: Callable[[int, int], float | None] = lambda tokens_in, tokens_out: None,
+                 interval: float = 0.1) -> tuple[list[Answer], bool]:
+    """Every row's answer, in row order, reusing those ``cache`` holds and adding the new ones;
+    and whether Ctrl-C cut the run short.
+
+    Ctrl-C stops sending: requests in flight finish and every answer so far is
+    kept (in ``cache`` too); a row never sent says so.
+    """
+    answers: list[Answer | None] = [None] * len(rows.items)
+    tally = _Tally(len(rows.items))
+    todo = _unanswered(rows, body, template, cache, answers, tally)
+    shown = [0.0]
+
+    def report(final: bool = False) -> None:
+        if progress is not None and (final or time.monotonic() - shown[0] >= interval):
+            shown[0] = time.monotonic()
+            line = summary(tally, price)
+            progress.close(line) if final else progress.show(line, tally.done, tally.total)
+
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mistral-over")
+    running: dict[Future[Answer], tuple[int, bytes]] = {}
+    interrupted = False
+    try:
+        report()
+        for position, key, payload in todo:
+            while len(running) >= concurrency:
+                _collect(running, answers, cache, tally)
+                report()
+            running[pool.submit(_ask, backend, payload)] = (position, key)
+        while running:
+            _collect(running, answers, cache, tally)
+            report()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        _finish_in_flight(running, answers, cache, tally)
+        pool.shutdown(wait=True)
+        report(final=True)
+    return [answer or Answer(error="not sent: interrupted") for answer in answers], interrupted
+
+
+def _unanswered(rows: Rows, body: Callable[[str], Payload], template: str, cache: dict[bytes, Answer],
+                answers: list[Answer | None], tally: _Tally) -> Iterator[tuple[int, bytes, Payload]]:
+    """The rows still to send, with their body and its key; the others are answered from ``cache``."""
+    for position in range(len(rows.items)):
+        try:
+            payload = body(rows.prompt(template, position))
+        except ValueError as exc:  # a row without a field the template names
+            answers[position] = Answer(error=str(exc))
+            tally.add(answers[position])  # type: ignore[arg-type]
+            continue
+        key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).digest()
+        known = cache.get(key)
+        if known is not None:
+            answers[position] = known
+            tally.done += 1
+            tally.kept += 1
+        else:
+            yield position, key, payload
+
+
+def _ask(backend: Backend, payload: Payload) -> Answer:
+    reply = Reply()
+    try:
+        reply.add_response(backend.chat(payload))
+    except MistralError as exc:
+        return Answer(error=one_line(exc))
+    return Answer(reply.text, reply.usage)
+
+
+def _collect(running: dict[Future[Answer], tuple[int, bytes]], answers: list[Answer | None],
+             cache: dict[bytes, Answer], tally: _Tally) -> None:
+    """Wait a moment for requests in flight; keep each answer that came."""
+    finished, _ = wait(running, timeout=_WAIT, return_when=FIRST_COMPLETED)
+    for future in finished:
+        position, key = running.pop(future)
+        if future.cancelled():  # submitted as Ctrl-C came, never started
+            continue
+        answer = future.result()
+        answers[position] = answer
+        tally.add(answer)
+        if answer.error is None:
+            cache[key] = answer  # a failed row is sent again next time
+
+
+def _finish_in_flight(running: dict[Future[Answer], tuple[int, bytes]], answers: list[Answer | None],
+                      cache: dict[bytes, Answer], tally: _Tally) -> None:
+    """After an interrupt, keep what the requests already sent bring back."""
+    while running:
+        try:
+            _collect(running, answers, cache, tally)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting for them
+            return
+
+
+def summary(tally: _Tally, price: Callable[[int, int], float | None]) -> str:
+    """``480 of 500 rows · 2 failed · 12,345 in / 678 out tokens · ≈ $0.0123 · 12 rows/s · 2 s left``."""
+    elapsed = time.monotonic() - tally.started
+    parts = [f"{tally.done:,} of {count(tally.total, 'row')}"]
+    if tally.kept:
+        parts.append(f"{tally.kept:,} answered before")
+    if tally.failed:
+        parts.append(f"{tally.failed:,} failed")
+    if tally.tokens_in or tally.tokens_out:
+        parts.append(usage_line({"prompt_tokens": tally.tokens_in, "completion_tokens": tally.tokens_out}))
+        spent = price(tally.tokens_in, tally.tokens_out)
+        if spent is not None:
+            parts.append(f"≈ ${spent:.4f}")
+    rate = (tally.done - tally.kept) / elapsed if elapsed > 0 else 0.0
+    parts.append(f"{elapsed:.1f} s")
+    if tally.done < tally.total and rate:
+        parts.append(f"{rate:.1f} rows/s, {(tally.total - tally.done) / rate:.0f} s left")
+    return " · ".join(parts)
+
+
+class RowResults(list):  # type: ignore[type-arg]
+    """Results in row order, with ``errors``: the position and error line of each failed row."""
+
+    errors: dict[int, str]
+
+
+def aligned(rows: Rows, answers: Sequence[Answer], values: Sequence[Any], name: str) -> Any:
+    """Results shaped like the input: a pandas Series on its index, else a list; errors kept beside."""
+    if rows.index is not None:
+        pandas = sys.modules["pandas"]  # the table was pandas, so pandas is loaded
+        fields = [value for value in values if isinstance(value, Mapping)]
+        if fields and len(fields) == sum(value is not None for value in values):
+            result = pandas.DataFrame([dict(value) if value is not None else {} for value in values],
+                                      index=rows.index)
+        else:
+            result = pandas.Series(list(values), index=rows.index, dtype=object, name=name)
+        result.attrs["errors"] = {rows.index[position]: answer.error for position, answer in enumerate(answers)
+                                  if answer.error is not None}
+        return result
+    result = RowResults(values)
+    result.errors = {position: answer.error for position, answer in enumerate(answers) if answer.error is not None}
+    return result
+
+
+def system_and(system: str | None, prompt: str) -> list[Message]:
+    """A row's messages: the conversation's system message, if any, and the row's prompt."""
+    messages: list[Message] = [{"role": "system", "content": system}] if system else []
+    return [*messages, {"role": "user", "content": prompt}]
+
+
+def row_body(model: str, system: str | None, options: Mapping[str, Any]) -> Callable[[str], Payload]:
+    """How a row's prompt becomes its request body: whole, not streamed."""
+    return lambda prompt: build_payload(model, system_and(system, prompt), options, stream=False)
+
+
+class ProgressBar:
+    """Progress as an ipywidgets bar with its line beside it, in a notebook."""
+
+    def __init__(self, total: int) -> None:
+        import ipywidgets as widgets
+
+        self.bar = widgets.IntProgress(value=0, min=0, max=max(total, 1))
+        self.label = widgets.HTML()
+        self.widget = widgets.HBox([self.bar, self.label])
+
+    def show(self, line: str, done: int, total: int) -> None:
+        self.bar.value = done
+        self.label.value = html.escape(line)
+
+    def close(self, line: str) -> None:
+        """The last line, also printed: a saved notebook keeps text, not a widget's state."""
+        self.bar.value = self.bar.max
+        self.label.value = html.escape(line)
+        print(line)
+
+
+class ProgressLine:
+    """Progress as one line in a terminal, rewritten in place."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream or sys.stdout
+        self._lock = threading.Lock()
+
+    def show(self, line: str, done: int, total: int) -> None:
+        with self._lock:
+            self._stream.write(f"\r{line}\033[K")
+            self._stream.flush()
+
+    def close(self, line: str) -> None:
+        with self._lock:
+            self._stream.write(f"\r{line}\033[K\n")
+            self._stream.flush()
