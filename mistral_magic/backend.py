@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncGenerator, Generator, Iterable
-from typing import Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+
+if TYPE_CHECKING:
+    from .retry import Pace
 
 __all__ = ["Backend", "Chunk", "OnStatus", "Payload"]
 
@@ -32,8 +35,8 @@ class Backend(Protocol):
         """Yield the reply's chunks as they arrive; closing the generator ends the request."""
         ...
 
-    def chat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
-        """Return the whole response."""
+    def chat(self, payload: Payload, on_status: OnStatus = None, pace: Pace | None = None) -> Chunk:
+        """Return the whole response; ``pace``, shared by one job's requests, holds them all back after a 429."""
         ...
 
     def astream_chat(self, payload: Payload, on_status: OnStatus = None

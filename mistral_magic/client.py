@@ -24,7 +24,7 @@ from .body import JSONBody
 from .dialect import DIALECTS, notices, to_openai
 from .errors import APIStatusError, ConfigError, StreamError
 from .protocol import status_error
-from .retry import RETRYABLE, Attempts, RetryPolicy
+from .retry import RETRYABLE, Attempts, Pace, RetryPolicy
 from .sse import ChunkReader
 from .transport_errors import transport_error
 from .version import __version__
@@ -129,10 +129,10 @@ class MistralClient:
                 finally:
                     await response.aclose()
 
-    def chat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
-        """Return a whole (non-streamed) response."""
+    def chat(self, payload: Payload, on_status: OnStatus = None, pace: Pace | None = None) -> Chunk:
+        """Return a whole (non-streamed) response; ``pace`` is shared by the requests of one job."""
         with self._network_errors():
-            return _json(self._send("POST", _CHAT, payload, stream=False, on_status=on_status),
+            return _json(self._send("POST", _CHAT, payload, stream=False, on_status=on_status, pace=pace),
                          self.base_url)
 
     async def achat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
@@ -175,12 +175,14 @@ class MistralClient:
         return checks.api_key(self._raw_key(), source)
 
     def _send(self, method: str, path: str, payload: Payload | None, *, stream: bool,
-              on_status: OnStatus = None) -> httpx.Response:
+              on_status: OnStatus = None, pace: Pace | None = None) -> httpx.Response:
         """Send, retrying transient failures; return a successful response."""
         http = self._client()
         request = self._request(http, method, path, payload, stream=stream)
         attempts = Attempts(self.retry, on_status)
         while True:
+            if pace is not None:
+                pace.wait()
             try:
                 response = http.send(request, stream=stream)
                 if not response.is_success:
@@ -189,7 +191,10 @@ class MistralClient:
                     raise self._status_error(response)
                 return response
             except RETRYABLE as failure:
-                time.sleep(attempts.wait_after(failure))
+                wait = attempts.wait_after(failure)
+                if pace is not None:
+                    pace.hold(failure, wait)
+                time.sleep(wait)
 
     async def _asend(self, http: httpx.AsyncClient, payload: Payload, *, stream: bool,
                      on_status: OnStatus) -> httpx.Response:

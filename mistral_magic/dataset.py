@@ -29,6 +29,7 @@ from .conversation import count
 from .errors import MistralError, one_line
 from .live import usage_line
 from .protocol import Message, Reply, build_payload
+from .retry import Pace
 from .templating import MissingFields, fill
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ def answers_over(backend: Backend, rows: Rows, body: Callable[[str], Payload], t
             line = summary(tally, price)
             progress.close(line) if final else progress.show(line, tally.done, tally.total)
 
+    pace = Pace()
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mistral-over")
     running: dict[Future[Answer], tuple[int, bytes]] = {}
     interrupted = False
@@ -140,7 +142,7 @@ def answers_over(backend: Backend, rows: Rows, body: Callable[[str], Payload], t
             while len(running) >= concurrency:
                 _collect(running, answers, cache, tally)
                 report()
-            running[pool.submit(_ask, backend, payload)] = (position, key)
+            running[pool.submit(_ask, backend, payload, pace)] = (position, key)
         while running:
             _collect(running, answers, cache, tally)
             report()
@@ -174,10 +176,10 @@ def _unanswered(rows: Rows, body: Callable[[str], Payload], template: str, cache
             yield position, key, payload
 
 
-def _ask(backend: Backend, payload: Payload) -> Answer:
+def _ask(backend: Backend, payload: Payload, pace: Pace) -> Answer:
     reply = Reply()
     try:
-        reply.add_response(backend.chat(payload))
+        reply.add_response(backend.chat(payload, pace=pace))
     except MistralError as exc:
         return Answer(error=one_line(exc))
     return Answer(reply.text, reply.usage)

@@ -26,13 +26,16 @@ import uuid
 from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backend import Chunk, OnStatus, Payload
 from .dialect import with_safety_prompt
 from .errors import ConfigError
 from .images import VISION_MODELS
 from .protocol import content_text
+
+if TYPE_CHECKING:
+    from .retry import Pace
 
 __all__ = ["EMBEDDED", "LocalModel", "card", "embedded_available", "is_local", "local_model"]
 
@@ -97,8 +100,8 @@ class LocalModel:
         with self._held(on_status) as (llama, template):
             yield from _generate(llama, template, job)
 
-    def chat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
-        """Return a whole response, shaped as the hosted API's."""
+    def chat(self, payload: Payload, on_status: OnStatus = None, pace: Pace | None = None) -> Chunk:
+        """Return a whole response, shaped as the hosted API's; one model has no rate limit to pace."""
         with contextlib.closing(self.stream_chat(payload, on_status)) as chunks:
             return _response(chunks)
 

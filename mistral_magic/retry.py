@@ -8,6 +8,7 @@ hitting one limit spread out), honours ``Retry-After``, and stops after
 from __future__ import annotations
 
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -17,7 +18,7 @@ import httpx
 from .backend import OnStatus
 from .errors import APIStatusError
 
-__all__ = ["RETRYABLE", "RETRY_STATUSES", "Attempts", "RetryPolicy"]
+__all__ = ["RETRYABLE", "RETRY_STATUSES", "Attempts", "Pace", "RetryPolicy"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRYABLE = (APIStatusError, httpx.ConnectError, httpx.ConnectTimeout)
@@ -62,3 +63,29 @@ class Attempts:
                           f"(attempt {self.done} of {self.policy.retries + 1}; interrupt to stop)")
         return wait
 
+
+
+class Pace:
+    """When the requests of one job (``--over``'s rows) may go out.
+
+    A rate limit answers the key, not one request: when any of them is told to
+    wait (a 429, or any ``Retry-After``), every request of the job waits as long
+    before it is sent, rather than each finding the limit for itself.
+    """
+
+    def __init__(self) -> None:
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def hold(self, failure: Exception, seconds: float) -> None:
+        """After ``failure``, hold the job back ``seconds`` if the server asked everyone to slow down."""
+        if isinstance(failure, APIStatusError) and (failure.status == 429 or failure.retry_after is not None):
+            with self._lock:
+                self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self) -> None:
+        """Sleep until the job may send again."""
+        with self._lock:
+            delay = self._until - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)

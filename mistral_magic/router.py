@@ -17,6 +17,7 @@ from .params import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from .client import MistralClient
+    from .retry import Pace
 
 __all__ = ["OFFLINE_NOTE", "Router"]
 
@@ -50,9 +51,9 @@ class Router:
         backend, payload = self._route(payload)
         return backend.stream_chat(payload, on_status)
 
-    def chat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
+    def chat(self, payload: Payload, on_status: OnStatus = None, pace: Pace | None = None) -> Chunk:
         backend, payload = self._route(payload)
-        return backend.chat(payload, on_status)
+        return backend.chat(payload, on_status, pace)
 
     def astream_chat(self, payload: Payload, on_status: OnStatus = None) -> AsyncGenerator[Chunk, None]:
         backend, payload = self._route(payload)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from IPython.core.error import UsageError
 
@@ -60,6 +62,20 @@ def test_retries_keep_every_row(shell, server, reviews):
     server.enqueue(ms.rate_limited(retry_after="0.1"), ms.server_error(503))
     run(shell, "%%mistral --over reviews -o labels\n{text}")
     assert shell.user_ns["labels"].attrs["errors"] == {}
+
+
+def test_a_rate_limit_on_one_row_holds_back_every_worker(shell, server, reviews):
+    arrived: list[float] = []
+
+    def timed(script: ms.scripts.Script) -> ms.scripts.Script:
+        return ms.scripts.Script("timed", lambda ex: (arrived.append(time.monotonic()), script.run(ex)))
+
+    server.enqueue(timed(ms.rate_limited(retry_after="0.5")), *[timed(ms.reply("ok")) for _ in range(30)])
+    run(shell, "%%mistral --over reviews --concurrency 4 -o labels\n{text}")
+    assert shell.user_ns["labels"].attrs["errors"] == {}
+    limited, *after = arrived
+    early = [at for at in after if at - limited < 0.45]
+    assert len(early) <= 3 and len(after) == 30  # only those already on their way went out in the wait
 
 
 def test_an_interrupt_keeps_the_rows_answered_and_a_re_run_sends_only_the_rest(shell, server, reviews):
