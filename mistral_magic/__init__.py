@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from .api import Mistral
     from .client import MistralClient
+    from .dataset import over
     from .panel import ChatPanel
     from .render import render_html
 
@@ -52,11 +53,13 @@ __all__ = [
     "Turn",
     "__version__",
     "load_ipython_extension",
+    "over",
     "render_html",
     "unload_ipython_extension",
 ]
 
-_LAZY = {"ChatPanel": "panel", "Mistral": "api", "MistralClient": "client", "render_html": "render"}
+_LAZY = {"ChatPanel": "panel", "Mistral": "api", "MistralClient": "client", "over": "dataset",
+         "render_html": "render"}
 
 
 def __getattr__(name: str) -> Any:

@@ -23,11 +23,12 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
 from .conversation import count
-from .errors import MistralError, one_line
+from .errors import MistralError, ReplyValidationError, one_line
 from .live import usage_line
+from .params import DEFAULT_MODEL, request_options
 from .protocol import Message, Reply, build_payload
 from .retry import Pace
 from .templating import MissingFields, fill
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Answer", "Progress", "ProgressBar", "ProgressLine", "RowResults", "Rows", "aligned", "answers_over",
            "row_body", "rows_of", "summary"]
+
+Template = Union[str, Callable[[Any], str]]
+"""A prompt with ``{field}`` per column (``{item}`` for plain values), or a function of the row."""
 
 _WAIT = 0.1  # seconds the kernel's thread waits at a time, so Ctrl-C is felt at once
 
@@ -48,9 +52,11 @@ class Rows:
     items: Sequence[Any]  # a mapping of fields per row, or a plain value read as {item}
     index: Any = None  # a pandas index, when the table was pandas
 
-    def prompt(self, template: str, position: int) -> str:
-        """The template filled from one row; ``ValueError`` names the fields the row lacks."""
+    def prompt(self, template: Template, position: int) -> str:
+        """The template filled from one row (or called with it); ``ValueError`` names the fields the row lacks."""
         item = self.items[position]
+        if callable(template):
+            return str(template(item))
         fields = item if isinstance(item, Mapping) else {"item": item}
         try:
             return fill(template, fields)
@@ -111,7 +117,69 @@ class _Tally:
         self.tokens_out += usage.get("completion_tokens") or 0
 
 
-def answers_over(backend: Backend, rows: Rows, body: Callable[[str], Payload], template: str, *,
+def run_over(backend: Backend, data: Any, template: Template, body: Callable[[str], Payload], *, name: str,
+             concurrency: int, cache: dict[bytes, Answer], progress: Progress | None,
+             parse: Callable[[str], Any] = str,
+             price: Callable[[int, int], float | None] = lambda tokens_in, tokens_out: None) -> tuple[Any, bool]:
+    """The answers for ``data``'s rows, aligned with them, and whether Ctrl-C cut the run short.
+
+    ``parse`` makes a reply text a row's value (JSON, a validated object); a
+    reply it refuses fails its row.
+    """
+    rows = rows_of(data, name)
+    answers, interrupted = answers_over(backend, rows, body, template, concurrency=concurrency, cache=cache,
+                                        progress=progress, price=price)
+    values = [_value(parse, answer) for answer in answers]
+    return aligned(rows, answers, values, name), interrupted
+
+
+def over(data: Any, prompt: Template, *, model: str = DEFAULT_MODEL, system: str | None = None,
+         concurrency: int = 8, client: Backend | None = None, progress: bool = True,
+         **options: Any) -> Any:
+    """``%%mistral --over`` for code outside magics: ``prompt`` over every row of ``data``, aligned.
+
+    ``data`` is a DataFrame, a Series or a list; ``prompt`` a template such as
+    ``"Label: {review}"`` or a function of the row. Options are the API's
+    (``temperature=0``, ``response_format=...``). Answers are kept for the
+    process, by request body, so calling again after an interrupt sends only
+    the rows not yet answered. With the extension loaded, its backend (and so
+    its base URL, key variable and retries) is used. Failed rows hold None; their errors are in
+    ``result.attrs["errors"]`` (pandas) or ``result.errors``.
+    """
+    from .client import MistralClient
+    from .router import Router
+    from .session import loaded
+
+    session = loaded() if client is None else None
+    backend = client or (session.client if session is not None else None)
+    own = None
+    if backend is None:  # the hosted API, or the embedded model offline, for this call only
+        backend = own = Router(MistralClient)
+    body = row_body(model, system, request_options({}, options))
+    try:
+        result, _ = run_over(backend, data, prompt, body, name="result", concurrency=concurrency, cache=_ANSWERS,
+                             progress=ProgressLine(sys.stderr) if progress else None)
+    finally:
+        if own is not None:
+            own.close()
+    return result
+
+
+_ANSWERS: dict[bytes, Answer] = {}  # the process's answers by request body, for over()
+
+
+def _value(parse: Callable[[str], Any], answer: Answer) -> Any:
+    """One row's value; a reply ``parse`` refuses fails the row."""
+    if answer.error is not None or answer.text is None:
+        return None
+    try:
+        return parse(answer.text)
+    except ReplyValidationError as exc:
+        answer.error = str(exc)
+        return None
+
+
+def answers_over(backend: Backend, rows: Rows, body: Callable[[str], Payload], template: Template, *,
                  concurrency: int, cache: dict[bytes, Answer], progress: Progress | None = None,
                  price: Callable[[int, int], float | None] = lambda tokens_in, tokens_out: None,
                  interval: float = 0.1) -> tuple[list[Answer], bool]:
@@ -156,7 +224,7 @@ def answers_over(backend: Backend, rows: Rows, body: Callable[[str], Payload], t
     return [answer or Answer(error="not sent: interrupted") for answer in answers], interrupted
 
 
-def _unanswered(rows: Rows, body: Callable[[str], Payload], template: str, cache: dict[bytes, Answer],
+def _unanswered(rows: Rows, body: Callable[[str], Payload], template: Template, cache: dict[bytes, Answer],
                 answers: list[Answer | None], tally: _Tally) -> Iterator[tuple[int, bytes, Payload]]:
     """The rows still to send, with their body and its key; the others are answered from ``cache``."""
     for position in range(len(rows.items)):

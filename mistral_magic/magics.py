@@ -321,7 +321,8 @@ class MistralMagics(Magics):
 
         if args.over not in self._namespace:
             raise UsageError(f"--over: no variable named {args.over}. Define it in a cell first.")
-        rows = self._resolve(lambda namespace: dataset.rows_of(namespace[args.over], args.over))
+        data = self._namespace[args.over]
+        rows = self._resolve(lambda namespace: dataset.rows_of(data, args.over))
         body = dataset.row_body(request.model, conversation.system, request.options)
         if args.dry_run:  # the first row's body: the others differ only by their fields
             return self._show_bodies(args, [self.client.wire(body(rows.prompt(request.prompt, 0)))]
@@ -333,35 +334,29 @@ class MistralMagics(Magics):
         else:
             progress = dataset.ProgressLine()
         cache: dict[bytes, Any] = {} if args.fresh else self._row_answers
-        answers, interrupted = dataset.answers_over(
-            self.client, rows, body, request.prompt, concurrency=args.concurrency or self.max_concurrency,
-            cache=cache, progress=progress,
+        result, interrupted = dataset.run_over(
+            self.client, data, request.prompt, body, name=args.out or args.over,
+            concurrency=args.concurrency or self.max_concurrency, cache=cache, progress=progress,
+            parse=self._parser(args, request),
             price=lambda tokens_in, tokens_out: cost(request.model, {"prompt_tokens": tokens_in,
                                                                      "completion_tokens": tokens_out},
                                                      self.prices, set()))
         if args.fresh:
             self._row_answers.update(cache)  # the fresh answers replace the ones kept before
-        values = [self._row_value(args, request, answer) for answer in answers]
         if args.out:
-            self._namespace[args.out] = dataset.aligned(rows, answers, values, args.out)
+            self._namespace[args.out] = result
         if interrupted:
             raise ReplyInterrupted("interrupted: the rows answered so far are kept (in -o too); run the cell "
                                    "again to send only the others.")
 
-    def _row_value(self, args: argparse.Namespace, request: Request, answer: Any) -> Any:
-        """One row's value: its text, parsed JSON or validated object; a reply that does not parse fails the row."""
-        from .errors import ReplyValidationError
+    def _parser(self, args: argparse.Namespace, request: Request) -> Callable[[str], Any]:
+        """How a reply text becomes a value: validated by --schema, parsed by --json, or kept as text."""
         from .structured import json_reply
 
-        if answer.error is not None:
-            return None
-        try:
-            if request.schema:
-                return request.schema.parse(answer.text, args.out or "the row")
-            return json_reply(answer.text, args.out or "the row") if args.json else answer.text
-        except ReplyValidationError as exc:
-            answer.error = str(exc)
-            return None
+        name, schema = args.out or "the row", request.schema
+        if schema is not None:
+            return lambda text: schema.parse(text, name)
+        return (lambda text: json_reply(text, name)) if args.json else str
 
     def _hand_over(self, text: str, out: str | None) -> None:
         """--code: the reply's code into a new cell (or printed, in a terminal), and into ``out``."""

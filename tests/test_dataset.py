@@ -139,3 +139,20 @@ def test_what_cannot_run_is_one_error_before_any_request(shell, server, setup, l
     with pytest.raises(UsageError, match=words):
         shell.run_cell_magic("mistral", line, "{item}")
     assert chat_bodies(server) == []
+
+
+def test_the_python_api_runs_the_same_rows_outside_magics(server, capsys):
+    from mistral_magic import over
+
+    frame = pd.DataFrame({"city": ["Lyon", "Nice"]}, index=["a", "b"])
+    result = over(frame, "About {city}", temperature=0, concurrency=2, system="Be brief.")
+    assert result.to_dict() == {"a": "Echo: About Lyon", "b": "Echo: About Nice"}
+    bodies = chat_bodies(server)
+    assert {body["temperature"] for body in bodies} == {0} and bodies[0]["messages"][0]["role"] == "system"
+    assert "2 of 2 rows" in capsys.readouterr().err
+    server.reset()
+    again = over(frame, lambda row: f"About {row['city']}", temperature=0, system="Be brief.", progress=False)
+    assert again.tolist() == result.tolist()
+    assert chat_bodies(server) == []  # the same bodies: answered before
+    listed = over(["x", "y"], "Say {item}", model="mistral-large-latest", progress=False)
+    assert listed == ["Echo: Say x", "Echo: Say y"] and chat_bodies(server)[-1]["model"] == "mistral-large-latest"

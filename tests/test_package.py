@@ -25,6 +25,7 @@ PUBLIC = [
     "Turn",
     "__version__",
     "load_ipython_extension",
+    "over",
     "render_html",
     "unload_ipython_extension",
 ]
