@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
 from .conversation import count
 from .errors import MistralError, ReplyValidationError, one_line
-from .live import usage_line
 from .params import DEFAULT_MODEL, request_options
 from .protocol import Message, Reply, build_payload
 from .retry import Pace
@@ -287,7 +286,7 @@ def summary(tally: _Tally, price: Callable[[int, int], float | None]) -> str:
     if tally.failed:
         parts.append(f"{tally.failed:,} failed")
     if tally.tokens_in or tally.tokens_out:
-        parts.append(usage_line({"prompt_tokens": tally.tokens_in, "completion_tokens": tally.tokens_out}))
+        parts.append(f"{tally.tokens_in:,} in / {tally.tokens_out:,} out tokens")
         spent = price(tally.tokens_in, tally.tokens_out)
         if spent is not None:
             parts.append(f"≈ ${spent:.4f}")

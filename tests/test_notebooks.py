@@ -181,3 +181,24 @@ def test_notebook_context_notebook_runs_in_a_kernel(kernel_env, tmp_path):
     assert "Thought for" in thought.outputs[-1].data["text/html"]
     assert shown["answer"] == "'Echo: Is 2,147,483,647 a prime number?'"
     assert SECRET not in nbformat.writes(notebook)
+
+
+DATASET_SCRIPTS = {  # the fields a model would give, where the echo has none
+    "%%mistral --over sample --schema label": [
+        ms.reply(f'{{"sentiment": "positive", "product": "blender {i}"}}') for i in range(20)],
+}
+
+
+def test_dataset_notebook_labels_a_frame_and_resumes(kernel_env, tmp_path):
+    notebook = execute_scripted("dataset.ipynb", DATASET_SCRIPTS, kernel_env, tmp_path)
+    shown = [_shown(cell) for cell in notebook.cells if cell.cell_type == "code"]
+    assert not [output for cell in notebook.cells for output in cell.get("outputs", [])
+                if output.output_type == "error"]
+    assert sum("5,000 of 5,000 rows" in text for text in shown) == 2
+    assert any("5,000 answered before" in text for text in shown)
+    rows = [body for body in chat_bodies(kernel_env)
+            if body["messages"][-1]["content"] == "5 stars: The blender is fine (order 7)"]
+    assert len(rows) == 1 and rows[0]["temperature"] == 0 and rows[0]["messages"][0]["role"] == "system"
+    assert any("label" in text and "Echo: 1 stars: The blender is great (order 0)" in text for text in shown)
+    assert any("sentiment" in text and "blender 3" in text for text in shown)  # a frame of fields
+    assert SECRET not in nbformat.writes(notebook)
