@@ -200,5 +200,6 @@ def test_dataset_notebook_labels_a_frame_and_resumes(kernel_env, tmp_path):
             if body["messages"][-1]["content"] == "5 stars: The blender is fine (order 7)"]
     assert len(rows) == 1 and rows[0]["temperature"] == 0 and rows[0]["messages"][0]["role"] == "system"
     assert any("label" in text and "Echo: 1 stars: The blender is great (order 0)" in text for text in shown)
-    assert any("sentiment" in text and "blender 3" in text for text in shown)  # a frame of fields
+    fields = next(text for text in shown if text.lstrip().startswith("sentiment"))  # a frame of fields
+    assert fields.count("positive  blender") == 5
     assert SECRET not in nbformat.writes(notebook)
