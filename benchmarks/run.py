@@ -34,6 +34,7 @@ from mistral_magic.cell_output import LiveMarkdown  # noqa: E402
 from mistral_magic.render import bundle, render_html  # noqa: E402
 
 from corpus import markdown_reply, tokens  # noqa: E402
+from over import LATENCY, over_throughput  # noqa: E402
 from probes import KEY, MODEL, split_words  # noqa: E402
 
 CHAT = "/v1/chat/completions"
@@ -53,10 +54,11 @@ class Size:
     replies: int
     turns: int
     reply_words: int
+    rows: int
 
 
-FULL = Size(20_000, 5, 3, (1_000, 4_000, 16_000, 64_000), 60, 5, 5, 1_000, 64_000)
-QUICK = Size(1_000, 1, 1, (250, 1_000), 5, 1, 2, 20, 2_000)
+FULL = Size(20_000, 5, 3, (1_000, 4_000, 16_000, 64_000), 60, 5, 5, 1_000, 64_000, 10_000)
+QUICK = Size(1_000, 1, 1, (250, 1_000), 5, 1, 2, 20, 2_000, 300)
 
 
 class Table:
@@ -80,9 +82,9 @@ class Table:
 
 
 @contextmanager
-def loopback_server() -> Iterator[str]:
+def loopback_server(*options: str) -> Iterator[str]:
     """The test suite's Mistral emulator, standalone, in its own process."""
-    server = subprocess.Popen([sys.executable, "-m", "mistral_server", "--port", "0", "--key", KEY],
+    server = subprocess.Popen([sys.executable, "-m", "mistral_server", "--port", "0", "--key", KEY, *options],
                               cwd=ROOT / "tests", stdout=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline() if server.stdout else ""
@@ -412,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     duty_cycle(table, size)
     traffic(table, size, bursts)
     fresh_processes(table, size)
+    with loopback_server("--chunk-delay", str(LATENCY)) as url:
+        mistral = official_client()
+        over_throughput(table, url, size.rows, mistral[0] if mistral else None)
     print(f"\n{'all targets met' if not table.failed else 'missed: ' + '; '.join(table.failed)}")
     return 0 if not table.failed or size is QUICK else 1
 

@@ -19,9 +19,10 @@ def test_the_benchmark_command_runs_every_figure() -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for section in ("1. client throughput", "2. render duty cycle", "3. display traffic", "4. load time",
-                    "5. time to first token", "6. memory"):
+                    "5. time to first token", "6. memory", "7. --over"):
         assert section in out
     assert "mistral_magic / floor" in out and ("mistralai / mistral_magic" in out)
     assert "final output = bundle(whole reply) rendered at once" in out
+    assert "concurrency 32: mistral_magic / the loop" in out and "kernel memory kept per row" in out
     identical = [line for line in out.splitlines() if "rendered" in line and "identical" in line]
     assert identical and all(line.rstrip().endswith("pass") for line in identical)
