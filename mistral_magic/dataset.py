@@ -230,8 +230,8 @@ def _unanswered(rows: Rows, body: Callable[[str], Payload], template: Template, 
         try:
             payload = body(rows.prompt(template, position))
         except ValueError as exc:  # a row without a field the template names
-            answers[position] = Answer(error=str(exc))
-            tally.add(answers[position])  # type: ignore[arg-type]
+            refused = answers[position] = Answer(error=str(exc))
+            tally.add(refused)
             continue
         key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).digest()
         known = cache.get(key)
@@ -297,7 +297,7 @@ def summary(tally: _Tally, price: Callable[[int, int], float | None]) -> str:
     return " · ".join(parts)
 
 
-class RowResults(list):  # type: ignore[type-arg]
+class RowResults(list[Any]):
     """Results in row order, with ``errors``: the position and error line of each failed row."""
 
     errors: dict[int, str]
