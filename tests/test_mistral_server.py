@@ -18,8 +18,10 @@ import httpx
 import pytest
 
 from mistral_server import (
+    BATCH_PATH,
     CHAT_PATH,
     DEFAULT_MODELS,
+    FILES_PATH,
     MAX_IMAGE_BYTES,
     MistralServer,
     drop,
@@ -458,3 +460,294 @@ def test_content_list_overrides_the_request(server: MistralServer) -> None:
     magistral = {**chat_body(), "model": "magistral-small-latest"}
     assert post(server, magistral).json()["choices"][0]["message"]["content"] == "plain"
     assert thinking_of(post(server, chat_body()).json()["choices"][0]["message"]["content"]) == "Let me think about it."
+
+
+# --------------------------------------------------------------------------- files and batch jobs
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UNKNOWN_ID = "0b7e2a8c-5f7d-4c1e-9a3b-2d6f8e1c4a90"
+
+
+def jsonl(*rows: Any) -> bytes:
+    return b"".join(json.dumps(row).encode() + b"\n" for row in rows)
+
+
+def line(custom_id: str, text: str, **body: Any) -> dict:
+    return {"custom_id": custom_id, "body": {"messages": [{"role": "user", "content": text}], **body}}
+
+
+def upload(server: MistralServer, content: bytes, filename: str = "input.jsonl", purpose: str = "batch") -> dict:
+    r = httpx.post(server.url + FILES_PATH, headers=AUTH, files={"file": (filename, content)},
+                   data={"purpose": purpose}, timeout=5)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def create_job(server: MistralServer, body: Any) -> httpx.Response:
+    return httpx.post(server.url + BATCH_PATH, json=body, headers=AUTH, timeout=5)
+
+
+def new_job(server: MistralServer, **body: Any) -> dict:
+    r = create_job(server, {"endpoint": CHAT_PATH, "model": "mistral-small-latest", **body})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def poll(server: MistralServer, job_id: str) -> dict:
+    r = httpx.get(f"{server.url}{BATCH_PATH}/{job_id}", headers=AUTH, timeout=5)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def finished(server: MistralServer, job_id: str) -> dict:
+    for _ in range(server.batch_polls + 2):
+        job = poll(server, job_id)
+    assert job["status"] in ("SUCCESS", "FAILED"), job
+    return job
+
+
+def download(server: MistralServer, file_id: str) -> httpx.Response:
+    return httpx.get(f"{server.url}{FILES_PATH}/{file_id}/content", headers=AUTH, timeout=5)
+
+
+def result_lines(server: MistralServer, file_id: str) -> dict[str, dict]:
+    """A result file's lines by custom_id."""
+    rows = [json.loads(row) for row in download(server, file_id).content.splitlines()]
+    return {row["custom_id"]: row for row in rows}
+
+
+def detail_of(r: httpx.Response) -> list[dict]:
+    assert r.status_code == 422, r.text
+    return r.json()["message"]["detail"]
+
+
+def test_upload_then_get_and_download_the_same_bytes(server: MistralServer) -> None:
+    content = jsonl(line("a", "héllo"), line("b", "two")) + b"\r\n\xff raw bytes stay as sent\r\n"
+    card = upload(server, content, filename="dataset.jsonl")
+    assert UUID.fullmatch(card["id"]) and isinstance(card["created_at"], int)
+    assert {k: v for k, v in card.items() if k not in ("id", "created_at")} == {
+        "object": "file", "bytes": len(content), "filename": "dataset.jsonl", "purpose": "batch",
+        "sample_type": "batch_request", "source": "upload", "num_lines": 3}
+    assert httpx.get(f"{server.url}{FILES_PATH}/{card['id']}", headers=AUTH).json() == card
+    r = download(server, card["id"])
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    assert r.content == content == server.files[card["id"]].content
+    listed = httpx.get(server.url + FILES_PATH, headers=AUTH).json()
+    assert listed == {"object": "list", "data": [card], "total": 1}
+    for purpose in ("fine-tune", "ocr"):
+        assert upload(server, b"%PDF", filename="scan.pdf", purpose=purpose)["num_lines"] is None
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", FILES_PATH), ("GET", FILES_PATH), ("GET", f"{FILES_PATH}/{UNKNOWN_ID}"),
+    ("GET", f"{FILES_PATH}/{UNKNOWN_ID}/content"), ("POST", BATCH_PATH), ("GET", BATCH_PATH),
+    ("GET", f"{BATCH_PATH}/{UNKNOWN_ID}"), ("POST", f"{BATCH_PATH}/{UNKNOWN_ID}/cancel"),
+])
+def test_files_and_batch_routes_need_the_key(server: MistralServer, method: str, path: str) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong-secret-key"}):
+        r = httpx.request(method, server.url + path, headers=headers, timeout=5)
+        assert r.status_code == 401 and r.json()["message"] == "Unauthorized"
+        assert "wrong-secret-key" not in r.text
+    assert not server.files and not server.batch_jobs
+
+
+def test_path_routes_keep_404_and_405(server: MistralServer) -> None:
+    assert httpx.delete(f"{server.url}{FILES_PATH}/{UNKNOWN_ID}", headers=AUTH).json() == {
+        "detail": "Method Not Allowed"}
+    assert httpx.get(f"{server.url}{BATCH_PATH}/{UNKNOWN_ID}/cancel", headers=AUTH).status_code == 405
+    assert httpx.get(f"{server.url}{FILES_PATH}/a/b/content", headers=AUTH).json() == {"detail": "Not Found"}
+
+
+@pytest.mark.parametrize(("files", "loc", "type_"), [
+    ({"purpose": (None, "batch")}, ["body", "file"], "missing"),
+    ({"file": ("in.jsonl", b"{}")}, ["body", "purpose"], "missing"),
+    ({"file": (None, "not a file"), "purpose": (None, "batch")}, ["body", "file"], "value_error"),
+    ({"file": ("in.jsonl", b"{}"), "purpose": (None, "training")}, ["body", "purpose"], "enum"),
+])
+def test_upload_schema_faults_are_422(server: MistralServer, files: dict, loc: list, type_: str) -> None:
+    r = httpx.post(server.url + FILES_PATH, headers=AUTH, files=files, timeout=5)
+    assert [(d["loc"], d["type"]) for d in detail_of(r)] == [(loc, type_)]
+    assert not server.files
+
+
+def test_job_from_a_file_progresses_as_it_is_polled(server: MistralServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "batch_polls", 3)
+    file_id = upload(server, jsonl(*(line(f"row-{i}", f"question {i}") for i in range(8))))["id"]
+    job = new_job(server, input_files=[file_id], metadata={"dataset": "demo"}, timeout_hours=2)
+    assert UUID.fullmatch(job["id"]) and job["object"] == "batch"
+    assert {k: job[k] for k in ("status", "input_files", "endpoint", "model", "metadata", "total_requests",
+                                "completed_requests", "started_at", "output_file", "error_file", "errors")} == {
+        "status": "QUEUED", "input_files": [file_id], "endpoint": CHAT_PATH, "model": "mistral-small-latest",
+        "metadata": {"dataset": "demo"}, "total_requests": 8, "completed_requests": 0, "started_at": None,
+        "output_file": None, "error_file": None, "errors": []}
+    polls = [poll(server, job["id"]) for _ in range(6)]
+    assert [p["status"] for p in polls] == ["QUEUED", "RUNNING", "RUNNING", "RUNNING", "SUCCESS", "SUCCESS"]
+    assert [p["completed_requests"] for p in polls] == [0, 2, 4, 6, 8, 8]
+    assert [p["succeeded_requests"] for p in polls] == [0, 2, 4, 6, 8, 8]
+    assert polls[0]["started_at"] is None and polls[1]["started_at"] is not None
+    assert polls[3]["completed_at"] is None and polls[4]["completed_at"] >= polls[4]["started_at"]
+    done = polls[-1]
+    assert done["failed_requests"] == 0 and done["error_file"] is None and UUID.fullmatch(done["output_file"])
+    output = httpx.get(f"{server.url}{FILES_PATH}/{done['output_file']}", headers=AUTH).json()
+    assert {k: output[k] for k in ("purpose", "sample_type", "source", "num_lines")} == {
+        "purpose": "batch", "sample_type": "batch_result", "source": "mistral", "num_lines": 8}
+
+
+def test_output_lines_hold_the_echo_replies(server: MistralServer) -> None:
+    rows = [line("first", "hello there"), line("second", "what now", model="mistral-large-latest", stream=True)]
+    job = finished(server, new_job(server, input_files=[upload(server, jsonl(*rows))["id"]])["id"])
+    by_id = result_lines(server, job["output_file"])
+    assert set(by_id) == {"first", "second"}
+    for custom_id, text, model in [("first", "hello there", "mistral-small-latest"),
+                                   ("second", "what now", "mistral-large-latest")]:
+        row = by_id[custom_id]
+        assert UUID.fullmatch(row["id"]) and row["error"] is None and row["response"]["status_code"] == 200
+        body = row["response"]["body"]
+        assert body["object"] == "chat.completion" and body["model"] == model
+        assert body["choices"][0]["message"]["content"] == f"Echo: {text}"
+        assert body["usage"]["prompt_tokens"] == len(text.split())
+
+
+def test_invalid_lines_land_in_the_error_file(server: MistralServer) -> None:
+    rows = [line("ok", "fine"), line("bad-model", "x", model="no-such-model"), line("extra", "x", seed=1),
+            "not a request"]
+    job = finished(server, new_job(server, input_files=[upload(server, jsonl(*rows))["id"]])["id"])
+    assert job["status"] == "SUCCESS"
+    assert (job["total_requests"], job["completed_requests"], job["succeeded_requests"], job["failed_requests"]) == (
+        4, 4, 1, 3)
+    assert set(result_lines(server, job["output_file"])) == {"ok"}
+    errors = result_lines(server, job["error_file"])
+    assert set(errors) == {"bad-model", "extra", None}
+    assert errors["bad-model"]["response"] == {"status_code": 400, "body": {
+        "object": "error", "message": "Invalid model: no-such-model", "type": "invalid_model", "param": None,
+        "code": "1500"}}
+    assert errors["extra"]["response"]["status_code"] == 422
+    assert errors["extra"]["response"]["body"]["message"]["detail"][0]["loc"] == ["body", "seed"]
+    assert errors[None]["response"]["status_code"] == 400 and "Line 4" in errors[None]["response"]["body"]["message"]
+    assert all(row["error"] is None for row in errors.values())
+
+
+def test_inline_requests(server: MistralServer) -> None:
+    job = new_job(server, requests=[line("q1", "one"), {"body": {"messages": [{"role": "user", "content": "two"}]}}])
+    assert job["input_files"] == [] and job["total_requests"] == 2
+    done = finished(server, job["id"])
+    replies = {cid: row["response"]["body"]["choices"][0]["message"]["content"]
+               for cid, row in result_lines(server, done["output_file"]).items()}
+    assert replies == {"q1": "Echo: one", None: "Echo: two"}
+
+
+def test_list_filters_by_status_and_pages(server: MistralServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "batch_polls", 0)
+    ids = [new_job(server, requests=[line(str(i), "hi")], metadata={"n": str(i)})["id"] for i in range(3)]
+    finished(server, ids[1])
+
+    def listed(**params: Any) -> dict:
+        r = httpx.get(server.url + BATCH_PATH, params=params, headers=AUTH, timeout=5)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    everything = listed()
+    assert everything["object"] == "list" and everything["total"] == 3
+    assert [job["id"] for job in everything["data"]] == ids[::-1]  # newest first
+    assert [job["id"] for job in listed(status="SUCCESS")["data"]] == [ids[1]]
+    assert listed(status=["QUEUED", "SUCCESS"])["total"] == 3
+    assert listed(status="RUNNING") == {"object": "list", "data": [], "total": 0}
+    page = listed(page=1, page_size=1, status="QUEUED")
+    assert page["total"] == 2 and [job["id"] for job in page["data"]] == [ids[0]]
+    assert [job["id"] for job in listed(order_by="created", page_size=2)["data"]] == ids[:2]
+    assert listed(model="mistral-large-latest")["total"] == 0
+    assert listed(created_after="2000-01-01T00:00:00Z")["total"] == 3
+    assert listed(created_after="2999-01-01T00:00:00")["total"] == 0
+    r = httpx.get(server.url + BATCH_PATH, params={"status": "DONE", "page": "x"}, headers=AUTH)
+    assert sorted(d["loc"][1] for d in detail_of(r)) == ["page", "status"]
+
+
+def test_cancel_then_cancelled_on_the_next_poll(server: MistralServer) -> None:
+    job = new_job(server, requests=[line("a", "hi")])
+    url = f"{server.url}{BATCH_PATH}/{job['id']}/cancel"
+    assert poll(server, job["id"])["status"] == "QUEUED"
+    assert httpx.post(url, headers=AUTH).json()["status"] == "CANCELLATION_REQUESTED"
+    assert httpx.post(url, headers=AUTH).json()["status"] == "CANCELLATION_REQUESTED"
+    cancelled = poll(server, job["id"])
+    assert cancelled["status"] == "CANCELLED" and cancelled["completed_at"] is not None
+    assert cancelled["output_file"] is None and cancelled["completed_requests"] == 0
+    assert httpx.post(url, headers=AUTH).json() == cancelled == poll(server, job["id"])
+
+
+def test_cancelling_a_finished_job_leaves_it_unchanged(server: MistralServer) -> None:
+    job = finished(server, new_job(server, requests=[line("a", "hi")])["id"])
+    r = httpx.post(f"{server.url}{BATCH_PATH}/{job['id']}/cancel", headers=AUTH)
+    assert r.status_code == 200 and r.json() == job
+
+
+def test_fail_hook_makes_the_next_job_fail(server: MistralServer) -> None:
+    server.batch_fail_next = True
+    failed = finished(server, new_job(server, requests=[line("a", "hi")])["id"])
+    assert failed["status"] == "FAILED" and failed["errors"] == [{"message": "Batch job failed", "count": 1}]
+    assert failed["output_file"] is None and failed["error_file"] is None
+    assert finished(server, new_job(server, requests=[line("a", "hi")])["id"])["status"] == "SUCCESS"
+    server.batch_fail_next = "Input file is malformed"
+    assert finished(server, new_job(server, requests=[line("a", "hi")])["id"])["errors"] == [
+        {"message": "Input file is malformed", "count": 1}]
+
+
+@pytest.mark.parametrize("path", [f"{FILES_PATH}/{UNKNOWN_ID}", f"{FILES_PATH}/{UNKNOWN_ID}/content",
+                                  f"{BATCH_PATH}/{UNKNOWN_ID}", f"{BATCH_PATH}/{UNKNOWN_ID}/cancel"])
+def test_unknown_ids_are_404_and_malformed_ids_422(server: MistralServer, path: str) -> None:
+    method = "POST" if path.endswith("/cancel") else "GET"
+    r = httpx.request(method, server.url + path, headers=AUTH)
+    assert r.status_code == 404
+    assert r.json()["object"] == "error" and UNKNOWN_ID in r.json()["message"]
+    bad = httpx.request(method, server.url + path.replace(UNKNOWN_ID, "not-a-uuid"), headers=AUTH)
+    assert detail_of(bad)[0]["type"] == "uuid_parsing" and detail_of(bad)[0]["loc"][0] == "path"
+
+
+def test_job_over_an_unknown_file_is_404(server: MistralServer) -> None:
+    r = create_job(server, {"endpoint": CHAT_PATH, "input_files": [UNKNOWN_ID]})
+    assert r.status_code == 404 and UNKNOWN_ID in r.json()["message"]
+    assert not server.batch_jobs
+
+
+@pytest.mark.parametrize(("body", "loc", "type_"), [
+    ({"requests": [line("a", "x")]}, ["body", "endpoint"], "missing"),
+    ({"endpoint": "/v1/chat", "requests": [line("a", "x")]}, ["body", "endpoint"], "enum"),
+    ({"endpoint": CHAT_PATH, "requests": [line("a", "x")], "priority": 1}, ["body", "priority"], "extra_forbidden"),
+    ({"endpoint": CHAT_PATH}, ["body"], "value_error"),
+    ({"endpoint": CHAT_PATH, "input_files": [UNKNOWN_ID], "requests": [line("a", "x")]}, ["body"], "value_error"),
+    ({"endpoint": CHAT_PATH, "input_files": ["file-1"]}, ["body", "input_files", 0], "uuid_parsing"),
+    ({"endpoint": CHAT_PATH, "requests": [{"custom_id": "a"}]}, ["body", "requests", 0, "body"], "missing"),
+    ({"endpoint": CHAT_PATH, "requests": {"a": 1}}, ["body", "requests"], "list_type"),
+    ({"endpoint": CHAT_PATH, "requests": [line("a", "x")], "model": 7}, ["body", "model"], "string_type"),
+    ({"endpoint": CHAT_PATH, "requests": [line("a", "x")], "metadata": {"k" * 33: "v"}},
+     ["body", "metadata", "k" * 33, "[key]"], "string_too_long"),
+    ({"endpoint": CHAT_PATH, "requests": [line("a", "x")], "metadata": {"k": ""}},
+     ["body", "metadata", "k"], "string_too_short"),
+    ({"endpoint": CHAT_PATH, "requests": [line("a", "x")], "timeout_hours": "24"}, ["body", "timeout_hours"],
+     "int_type"),
+    ({"endpoint": CHAT_PATH, "requests": [line("a", "x")] * 10_001}, ["body", "requests"], "too_long"),
+    ([], ["body"], "model_attributes_type"),
+])
+def test_job_schema_faults_are_422(server: MistralServer, body: Any, loc: list, type_: str) -> None:
+    r = create_job(server, body)
+    assert r.json()["type"] == "invalid_request_error"
+    assert [(d["loc"], d["type"]) for d in detail_of(r)] == [(loc, type_)]
+    assert not server.batch_jobs
+
+
+def test_job_faults_past_the_schema_are_400(server: MistralServer) -> None:
+    tune = upload(server, jsonl(line("a", "x")), purpose="fine-tune")["id"]
+    r = create_job(server, {"endpoint": CHAT_PATH, "input_files": [tune]})
+    assert r.status_code == 400 and "purpose fine-tune" in r.json()["message"]
+    r = create_job(server, {"endpoint": CHAT_PATH, "model": "no-such-model", "requests": [line("a", "x")]})
+    assert r.status_code == 400 and r.json()["type"] == "invalid_model"
+    r = create_job(server, {"endpoint": "/v1/ocr", "requests": [line("a", "x")]})
+    assert r.status_code == 400 and "not emulated" in r.json()["message"]
+    assert not server.batch_jobs
+
+
+def test_reset_forgets_files_and_jobs(server: MistralServer) -> None:
+    job = new_job(server, input_files=[upload(server, jsonl(line("a", "x")))["id"]])
+    server.batch_fail_next = True
+    server.reset()
+    assert not server.files and not server.batch_jobs and server.batch_fail_next is False
+    assert httpx.get(f"{server.url}{BATCH_PATH}/{job['id']}", headers=AUTH).status_code == 404

@@ -2,7 +2,7 @@
 
 Why apart from the handler: scripts write through this small interface (send, write, pause,
 hang up, cut, SSE events framed like api.mistral.ai) and never touch the HTTP machinery,
-so a new reply or fault needs no server change.
+so a new reply or fault needs no server change, and a Capture can keep what they send.
 """
 from __future__ import annotations
 
@@ -41,7 +41,10 @@ class Exchange:
 
     def __init__(self, handler: _Handler, body: dict) -> None:
         self.handler = handler
-        self.server: MistralServer = handler.server.owner
+        self._begin(handler.server.owner, body)
+
+    def _begin(self, server: MistralServer, body: dict) -> None:
+        self.server = server
         self.body = body
         self.id = uuid.uuid4().hex
         self.created = int(time.time())
@@ -98,6 +101,36 @@ class Exchange:
         with contextlib.suppress(OSError):
             self.handler.connection.shutdown(socket.SHUT_RDWR)
         self.handler.connection.close()
+
+
+class Capture(Exchange):
+    """An exchange without a socket that keeps the status and body a script sends.
+
+    Batch lines (batch.py) are answered by the chat route's own checks and replies through it,
+    always as JSON: a batch result is never a stream.
+    """
+
+    def __init__(self, server: MistralServer, body: dict) -> None:
+        self._begin(server, body)
+        self.status = 0
+        self.data = b""
+
+    @property
+    def stream(self) -> bool:
+        return False
+
+    def start(self, status: int, headers: dict | None = None, *,
+              content_type: str | None = None, length: int | None = None) -> None:
+        self.status = status
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def hang_up(self) -> None:
+        """Nothing to close."""
+
+    def cut(self) -> None:
+        """Nothing to cut."""
 
 
 def _padding() -> str:

@@ -1,13 +1,15 @@
 """A request as the emulator sees it, and what replies, checks and headers read from its body.
 
-Why a module of its own: scripts, validation and the server all read the same few things
-from a chat body (its messages, their text, its size), and must agree on them.
+Why a module of its own: scripts, validation, batch jobs and the server all read the same few
+things from a chat body (its messages, their text, its size), and must agree on them.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from typing import Any
+
+CHAT_PATH = "/v1/chat/completions"
 
 
 @dataclass

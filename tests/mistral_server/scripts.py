@@ -228,6 +228,11 @@ def invalid_request(message: str) -> Script:
     return _api_error(400, message, "invalid_request_error", None)
 
 
+def not_found(message: str) -> Script:
+    """404 for an unknown file or batch job id, as the generic error object (§7.1)."""
+    return _api_error(404, message, "invalid_request_error", None)
+
+
 def unauthorized(shape: str = "message") -> Script:
     """401 in one of the observed shapes (§7.1); never echoes the key."""
     bodies = {"message": {"message": "Unauthorized", "request_id": uuid.uuid4().hex},

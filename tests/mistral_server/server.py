@@ -1,30 +1,36 @@
 """The HTTP side of the emulator: a threaded loopback server, its routes, and MistralServer.
 
 Why real HTTP: the client is tested against real sockets, HTTP/1.1 framing, keep-alive and
-SSE instead of mocks. Each request is recorded, then routed: chat requests are validated
-and answered by the next queued Script (or the default echo reply), /v1/models lists models.
+SSE instead of mocks. Each request is recorded, then routed by method and path (a path may
+hold {parameters}) and its key checked: chat requests are validated and answered by the next
+queued Script (or the default echo reply), /v1/models lists models, and the Files and Batch
+APIs keep their files and jobs in memory (files.py, batch.py).
 """
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import socketserver
 import sys
 import threading
 from collections import deque
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import batch, files
+from .batch import BATCH_PATH, BatchJob
 from .exchange import Exchange
+from .files import FILES_PATH, StoredFile
 from .models import DEFAULT_MODELS, model_card
-from .request import Recorded, parse_json, prompt_words
+from .request import CHAT_PATH, Recorded, parse_json, prompt_words
 from .scripts import Script, reply, unauthorized
 from .validation import authorized, validate_chat
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-CHAT_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
 
 # Per-minute budgets reported in x-ratelimit-* headers (§7.3).
@@ -34,21 +40,41 @@ RATE_LIMIT_TOKENS_MINUTE = 500_000
 
 def _answer_chat(ex: Exchange, rec: Recorded) -> None:
     server = ex.server
-    failure = validate_chat(rec, server.api_key, server.models)
+    failure = validate_chat(rec.raw, server.models)
     script = failure or server._next_script() or reply(delay=server.chunk_delay)
     script.run(ex)
 
 
 def _answer_models(ex: Exchange, rec: Recorded) -> None:
-    if not authorized(rec.headers, ex.server.api_key):
-        return unauthorized().run(ex)
     ex.send_json(200, {"object": "list", "data": [model_card(m, ex.created) for m in ex.server.models]})
 
 
-ROUTES: dict[str, tuple[str, Callable[[Exchange, Recorded], None]]] = {
-    CHAT_PATH: ("POST", _answer_chat),
-    MODELS_PATH: ("GET", _answer_models),
-}
+@dataclass(frozen=True)
+class Route:
+    """A method and a path template; each {name} in it is passed to `answer` as a keyword."""
+
+    method: str
+    template: str
+    answer: Callable[..., None]
+
+    def match(self, path: str) -> dict[str, str] | None:
+        pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
+        found = re.fullmatch(pattern, path)
+        return found.groupdict() if found else None
+
+
+ROUTES = (
+    Route("POST", CHAT_PATH, _answer_chat),
+    Route("GET", MODELS_PATH, _answer_models),
+    Route("POST", FILES_PATH, files.answer_upload),
+    Route("GET", FILES_PATH, files.answer_list),
+    Route("GET", FILES_PATH + "/{file_id}", files.answer_file),
+    Route("GET", FILES_PATH + "/{file_id}/content", files.answer_content),
+    Route("POST", BATCH_PATH, batch.answer_create),
+    Route("GET", BATCH_PATH, batch.answer_list),
+    Route("GET", BATCH_PATH + "/{job_id}", batch.answer_job),
+    Route("POST", BATCH_PATH + "/{job_id}/cancel", batch.answer_cancel),
+)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -105,14 +131,18 @@ class _Handler(BaseHTTPRequestHandler):
         return b"".join(parts)
 
     def _route(self, rec: Recorded) -> None:
+        """404 for an unknown path, 405 for a known one with another method, 401 without the key."""
         ex = Exchange(self, rec.body or {})
-        route = ROUTES.get(rec.path.split("?", 1)[0])
-        if route is None:
+        path = rec.path.split("?", 1)[0]
+        matches = [(route, params) for route in ROUTES if (params := route.match(path)) is not None]
+        if not matches:
             return ex.send_json(404, {"detail": "Not Found"})
-        method, answer = route
-        if rec.method != method:
-            return ex.send_json(405, {"detail": "Method Not Allowed"})
-        answer(ex, rec)
+        for route, params in matches:
+            if route.method == rec.method:
+                if not authorized(rec.headers, self.server.owner.api_key):
+                    return unauthorized().run(ex)
+                return route.answer(ex, rec, **params)
+        ex.send_json(405, {"detail": "Method Not Allowed"})
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -136,15 +166,25 @@ class _HTTPServer(ThreadingHTTPServer):
 
 
 class MistralServer:
-    """A Mistral API emulator on 127.0.0.1, with a FIFO queue of scripted chat responses."""
+    """A Mistral API emulator on 127.0.0.1, with a FIFO queue of scripted chat responses.
+
+    Files and batch jobs live in `files` and `batch_jobs` (by id), so tests can read what was
+    uploaded (`files[file_id].content`). A new batch job is RUNNING for `batch_polls` GETs
+    after its QUEUED one, then ends; `batch_fail_next` (True, or a message) makes the next
+    job created end FAILED instead.
+    """
 
     def __init__(self, api_key: str = "test-key", models: tuple[str, ...] = DEFAULT_MODELS, *,
-                 chunk_delay: float = 0.0) -> None:
+                 chunk_delay: float = 0.0, batch_polls: int = 3) -> None:
         self.api_key = api_key
         self.models = tuple(models)
         self.chunk_delay = chunk_delay
+        self.batch_polls = batch_polls
+        self.batch_fail_next: bool | str = False
         self.url = ""
         self.requests: list[Recorded] = []
+        self.files: dict[str, StoredFile] = {}
+        self.batch_jobs: dict[str, BatchJob] = {}
         self._queue: deque[Script] = deque()
         self._lock = threading.Lock()
         self._count = 0
@@ -188,6 +228,9 @@ class MistralServer:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.files.clear()
+            self.batch_jobs.clear()
+            self.batch_fail_next = False
 
     @property
     def last_body(self) -> dict:

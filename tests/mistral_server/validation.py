@@ -1,9 +1,10 @@
 """How a chat request is checked before any script answers it, with the hosted API's errors.
 
 Why: the client must cope with the errors the real API sends for a bad request, so every
-request is checked as api.mistral.ai checks it (§10): the key, then the schema (422 with
-pydantic-style details), then the model, reasoning_effort, the role order, the tool-call ids
-and the images.
+request is checked as api.mistral.ai checks it (§10): the key (for every route, by the
+server), then the schema (422 with pydantic-style details), then the model, reasoning_effort,
+the role order, the tool-call ids and the images. The body checks need no request around
+them, so batch lines (batch.py) are checked by the same code.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from .images import ImageError, decode, image_urls
 from .models import REASONING_EFFORTS, accepts_reasoning_effort, has_vision
-from .request import Recorded, is_prefix, parse_json, text_of
+from .request import is_prefix, parse_json, text_of
 from .scripts import (
     Script,
     detail,
@@ -22,7 +23,6 @@ from .scripts import (
     invalid_request,
     invalid_tool_id,
     message_order,
-    unauthorized,
     validation_body,
 )
 
@@ -54,13 +54,13 @@ TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
 EXTRA_FORBIDDEN = "Extra inputs are not permitted"
 
 
-def _one_of(values: tuple[str, ...]) -> str:
+def one_of(values: tuple[str, ...]) -> str:
     """pydantic's enum message: Input should be 'a', 'b' or 'c'."""
     quoted = [f"'{value}'" for value in values]
     return f"Input should be {', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
-def _extra(loc: list, obj: dict, allowed: frozenset[str]) -> list[dict]:
+def extra_problems(loc: list, obj: dict, allowed: frozenset[str]) -> list[dict]:
     return [detail("extra_forbidden", [*loc, key], EXTRA_FORBIDDEN, value) for key, value in obj.items()
             if key not in allowed]
 
@@ -71,13 +71,13 @@ def _image_url_problems(loc: list, image_url: Any) -> list[dict]:
         return []
     if not isinstance(image_url, dict):
         return [detail("string_type", loc, "Input should be a valid string or an object with a url", image_url)]
-    problems = _extra(loc, image_url, IMAGE_URL_FIELDS)
+    problems = extra_problems(loc, image_url, IMAGE_URL_FIELDS)
     if "url" not in image_url:
         problems.append(detail("missing", [*loc, "url"], "Field required", image_url))
     elif not isinstance(image_url["url"], str):
         problems.append(detail("string_type", [*loc, "url"], "Input should be a valid string", image_url["url"]))
     if image_url.get("detail") is not None and image_url["detail"] not in IMAGE_DETAILS:
-        problems.append(detail("enum", [*loc, "detail"], _one_of(IMAGE_DETAILS), image_url["detail"]))
+        problems.append(detail("enum", [*loc, "detail"], one_of(IMAGE_DETAILS), image_url["detail"]))
     return problems
 
 
@@ -95,7 +95,7 @@ def _chunk_problems(loc: list, chunk: Any, types: tuple[str, ...]) -> list[dict]
     if kind not in CHUNK_FIELDS:
         return []
     loc = [*loc, kind]
-    problems = _extra(loc, chunk, CHUNK_FIELDS[kind])
+    problems = extra_problems(loc, chunk, CHUNK_FIELDS[kind])
     if kind not in chunk:  # the field is named as the tag: {"type": "text", "text": …}
         return [*problems, detail("missing", [*loc, kind], "Field required", chunk)]
     if kind == "image_url":
@@ -124,7 +124,7 @@ def _message_problems(i: int, message: Any) -> list[dict]:
         msg = (f"Input tag '{role}' found using 'role' does not match any of the expected tags: "
                "'system', 'user', 'assistant', 'tool'")
         return [detail("union_tag_invalid", loc, msg, message)]
-    return (_extra([*loc, role], message, MESSAGE_FIELDS[role])
+    return (extra_problems([*loc, role], message, MESSAGE_FIELDS[role])
             + _content_problems([*loc, role, "content"], role, message.get("content")))
 
 
@@ -143,12 +143,12 @@ def _schema_problems(raw_body: bytes) -> list[dict]:
         return [detail("json_invalid", ["body", 0], "JSON decode error", {})]
     if not isinstance(body, dict):
         return [detail("model_attributes_type", ["body"], "Input should be a valid dictionary or object", body)]
-    problems = _extra(["body"], body, ALLOWED_FIELDS)
+    problems = extra_problems(["body"], body, ALLOWED_FIELDS)
     problems += [detail("missing", ["body", name], "Field required", body)
                  for name in ("model", "messages") if name not in body]
     effort = body.get("reasoning_effort")
     if effort is not None and effort not in REASONING_EFFORTS:
-        problems.append(detail("enum", ["body", "reasoning_effort"], _one_of(REASONING_EFFORTS), effort))
+        problems.append(detail("enum", ["body", "reasoning_effort"], one_of(REASONING_EFFORTS), effort))
     if "messages" in body:
         problems += _messages_problems(body["messages"])
     return problems
@@ -216,14 +216,12 @@ def authorized(headers: dict[str, str], api_key: str) -> bool:
     return headers.get("authorization") == f"Bearer {api_key}"
 
 
-def validate_chat(rec: Recorded, api_key: str, models: tuple[str, ...]) -> Script | None:
-    """The error a chat request earns, checked in the hosted API's order (§10); None if it is valid."""
-    if not authorized(rec.headers, api_key):
-        return unauthorized()
-    problems = _schema_problems(rec.raw)
+def validate_chat(raw_body: bytes, models: tuple[str, ...]) -> Script | None:
+    """The error a chat body earns, checked in the hosted API's order (§10); None if it is valid."""
+    problems = _schema_problems(raw_body)
     if problems:
         return error(422, validation_body(problems, 2))
-    body = json.loads(rec.raw)
+    body = json.loads(raw_body)
     model, messages = body["model"], body["messages"]
     if model not in models:
         return invalid_model(model)
