@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from .exchange import Capture, Exchange, compact
-from .files import StoredFile, find_file, parse_uuid, uuid_detail
+from .files import StoredFile, find_file, find_stored, parse_uuid, uuid_detail
 from .request import CHAT_PATH, Recorded, parse_json
-from .scripts import Script, detail, error, invalid_model, invalid_request, not_found, reply, validation_body
+from .scripts import Script, detail, error, invalid_model, invalid_request, reply, validation_body
 from .validation import extra_problems, one_of, validate_chat
 
 if TYPE_CHECKING:
@@ -310,12 +310,7 @@ def answer_create(ex: Exchange, rec: Recorded) -> None:
 
 
 def _find_job(ex: Exchange, job_id: str) -> BatchJob | Script:
-    canonical = parse_uuid(job_id)
-    if canonical is None:
-        return error(422, validation_body([uuid_detail(["path", "job_id"], job_id)], 2))
-    with ex.server._lock:
-        job = ex.server.batch_jobs.get(canonical)
-    return job or not_found(f"Batch job {canonical} not found")
+    return find_stored(ex, ex.server.batch_jobs, job_id, "job_id", "Batch job")
 
 
 def answer_job(ex: Exchange, rec: Recorded, job_id: str) -> None:

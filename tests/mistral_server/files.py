@@ -120,14 +120,19 @@ def answer_list(ex: Exchange, rec: Recorded) -> None:
     ex.send_json(200, {"object": "list", "data": cards, "total": len(cards)})
 
 
-def find_file(ex: Exchange, file_id: str) -> StoredFile | Script:
-    """The file a path names, else the 422 (not a UUID) or 404 (unknown) it earns."""
-    canonical = parse_uuid(file_id)
+def find_stored(ex: Exchange, store: dict, given: str, field: str, what: str) -> Any:
+    """What a path's id names in ``store``, else the 422 (not a UUID) or 404 (unknown) it earns."""
+    canonical = parse_uuid(given)
     if canonical is None:
-        return error(422, validation_body([uuid_detail(["path", "file_id"], file_id)], 2))
+        return error(422, validation_body([uuid_detail(["path", field], given)], 2))
     with ex.server._lock:
-        stored = ex.server.files.get(canonical)
-    return stored or not_found(f"File {canonical} not found")
+        stored = store.get(canonical)
+    return stored or not_found(f"{what} {canonical} not found")
+
+
+def find_file(ex: Exchange, file_id: str) -> StoredFile | Script:
+    """The file a path names, else the error it earns."""
+    return find_stored(ex, ex.server.files, file_id, "file_id", "File")
 
 
 def answer_file(ex: Exchange, rec: Recorded, file_id: str) -> None:
