@@ -12,7 +12,6 @@ import unicodedata
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .errors import ConfigError
-from .params import SMALLEST_CONTEXT_BUDGET
 
 __all__ = [
     "api_key",
@@ -124,15 +123,8 @@ def variable_name(name: str, flag: str = "-o") -> str:
     return name
 
 
-def context_budget(text: str, flag: str = "--context-chars") -> int:
-    """Characters a --context block may take: a whole number, room enough to say what the object is."""
-    if not text.isdigit() or int(text) < SMALLEST_CONTEXT_BUDGET:
-        raise ConfigError(f"{flag} {text!r} is not a whole number of at least {SMALLEST_CONTEXT_BUDGET}.")
-    return int(text)
-
-
-def positive_count(text: str, flag: str) -> int:
-    """A count of at least one, such as requests in flight."""
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"{flag} {text!r} is not a whole number of at least 1.")
+def count_at_least(text: str, flag: str, minimum: str) -> int:
+    """A whole number no smaller than ``minimum``: a --context budget, requests in flight."""
+    if not text.isdigit() or int(text) < int(minimum):
+        raise ConfigError(f"{flag} {text!r} is not a whole number of at least {minimum}.")
     return int(text)

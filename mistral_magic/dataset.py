@@ -116,16 +116,15 @@ class _Tally:
         self.tokens_out += usage.get("completion_tokens") or 0
 
 
-def run_over(backend: Backend, data: Any, template: Template, body: Callable[[str], Payload], *, name: str,
+def run_over(backend: Backend, rows: Rows, template: Template, body: Callable[[str], Payload], *, name: str,
              concurrency: int, cache: dict[bytes, Answer], progress: Progress | None,
              parse: Callable[[str], Any] = str,
              price: Callable[[int, int], float | None] = lambda tokens_in, tokens_out: None) -> tuple[Any, bool]:
-    """The answers for ``data``'s rows, aligned with them, and whether Ctrl-C cut the run short.
+    """The answers for the rows, aligned with them, and whether Ctrl-C cut the run short.
 
     ``parse`` makes a reply text a row's value (JSON, a validated object); a
     reply it refuses fails its row.
     """
-    rows = rows_of(data, name)
     answers, interrupted = answers_over(backend, rows, body, template, concurrency=concurrency, cache=cache,
                                         progress=progress, price=price)
     values = [_value(parse, answer) for answer in answers]
@@ -156,7 +155,8 @@ def over(data: Any, prompt: Template, *, model: str = DEFAULT_MODEL, system: str
         backend = own = Router(MistralClient)
     body = row_body(model, system, request_options({}, options))
     try:
-        result, _ = run_over(backend, data, prompt, body, name="result", concurrency=concurrency, cache=_ANSWERS,
+        result, _ = run_over(backend, rows_of(data, "result"), prompt, body, name="result",
+                             concurrency=concurrency, cache=_ANSWERS,
                              progress=ProgressLine(sys.stderr) if progress else None)
     finally:
         if own is not None:

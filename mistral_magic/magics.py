@@ -139,7 +139,8 @@ class MistralMagics(Magics):
     @argument("--context", metavar="A,B",
               help="Add these variables to the message, described for the model (a DataFrame's shape, "
                    "dtypes, rows and summaries; arrays, errors, anything); also In[n], Out[n] and _.")
-    @argument("--context-chars", metavar="N", type=flag_type(checks.context_budget, "--context-chars"),
+    @argument("--context-chars", metavar="N",
+              type=flag_type(checks.count_at_least, "--context-chars", str(params.SMALLEST_CONTEXT_BUDGET)),
               help="Most characters each --context variable may take (default: MistralMagics.context_chars).")
     @argument("--image", metavar="EXPR", action="append",
               help="Add an image, for a vision model: a figure, a PIL image, image bytes, a file path or an "
@@ -149,7 +150,7 @@ class MistralMagics(Magics):
     @argument("--over", metavar="NAME",
               help="Run the cell once per row of NAME (a DataFrame, Series or list), filling {column} "
                    "({item} for plain values); -o gets the answers aligned with the rows.")
-    @argument("--concurrency", metavar="N", type=flag_type(checks.positive_count, "--concurrency"),
+    @argument("--concurrency", metavar="N", type=flag_type(checks.count_at_least, "--concurrency", "1"),
               help="Most --over requests in flight at once (default: MistralMagics.max_concurrency).")
     @argument("--fresh", action="store_true", help="With --over, send every row again, answered or not.")
     @argument("--compare", action="store_true",
@@ -302,8 +303,6 @@ class MistralMagics(Magics):
 
     def _evaluated(self, given: str) -> Any:
         """``given`` evaluated in the user's namespace; a path or URL that is not Python stays as written."""
-        if given.startswith(("http://", "https://")):
-            return given
         try:
             return self.shell.ev(given)  # type: ignore[union-attr]  # the user's own expression, as a cell runs it
         except (NameError, SyntaxError):
@@ -321,8 +320,7 @@ class MistralMagics(Magics):
 
         if args.over not in self._namespace:
             raise UsageError(f"--over: no variable named {args.over}. Define it in a cell first.")
-        data = self._namespace[args.over]
-        rows = self._resolve(lambda namespace: dataset.rows_of(data, args.over))
+        rows = self._resolve(lambda namespace: dataset.rows_of(namespace[args.over], args.over))
         body = dataset.row_body(request.model, conversation.system, request.options)
         if args.dry_run:  # the first row's body: the others differ only by their fields
             return self._show_bodies(args, [self.client.wire(body(rows.prompt(request.prompt, 0)))]
@@ -335,7 +333,7 @@ class MistralMagics(Magics):
             progress = dataset.ProgressLine()
         cache: dict[bytes, Any] = {} if args.fresh else self._row_answers
         result, interrupted = dataset.run_over(
-            self.client, data, request.prompt, body, name=args.out or args.over,
+            self.client, rows, request.prompt, body, name=args.out or args.over,
             concurrency=args.concurrency or self.max_concurrency, cache=cache, progress=progress,
             parse=self._parser(args, request),
             price=lambda tokens_in, tokens_out: cost(request.model, {"prompt_tokens": tokens_in,

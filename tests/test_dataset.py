@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from IPython.core.error import UsageError
 
 import mistral_server as ms
-from helpers import chat_bodies, error_line, interrupt_main_after, run, run_failing
+from helpers import assert_refused_before_sending, chat_bodies, error_line, interrupt_main_after, run, run_failing
 
 pd = pytest.importorskip("pandas")
 
@@ -142,10 +141,7 @@ def test_a_notebook_shows_a_progress_bar(shell, server, reviews):
     ("rows = [1]", "--over rows --concurrency 0", "--concurrency '0' is not a whole number of at least 1"),
 ])
 def test_what_cannot_run_is_one_error_before_any_request(shell, server, setup, line, words):
-    run(shell, setup)
-    with pytest.raises(UsageError, match=words):
-        shell.run_cell_magic("mistral", line, "{item}")
-    assert chat_bodies(server) == []
+    assert_refused_before_sending(shell, server, setup, line, words)
 
 
 def test_the_python_api_runs_the_same_rows_outside_magics(server, capsys):
