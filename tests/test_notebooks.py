@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -201,5 +202,5 @@ def test_dataset_notebook_labels_a_frame_and_resumes(kernel_env, tmp_path):
     assert len(rows) == 1 and rows[0]["temperature"] == 0 and rows[0]["messages"][0]["role"] == "system"
     assert any("label" in text and "Echo: 1 stars: The blender is great (order 0)" in text for text in shown)
     fields = next(text for text in shown if text.lstrip().startswith("sentiment"))  # a frame of fields
-    assert fields.count("positive  blender") == 5
+    assert len(re.findall(r"positive +blender \d+", fields)) == 5
     assert SECRET not in nbformat.writes(notebook)
