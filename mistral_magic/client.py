@@ -14,7 +14,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterable, Iterator, Mapping
+from typing import Any
 
 import httpx
 
@@ -77,7 +78,7 @@ class MistralClient:
     def stream_chat(self, payload: Payload, on_status: OnStatus = None) -> Generator[Chunk, None, None]:
         """Yield the chunks of a streamed reply; raise if it ends before ``[DONE]``."""
         with self._network_errors():
-            response = self._send("POST", _CHAT, payload, stream=True, on_status=on_status)
+            response = self._send("POST", _CHAT, self.wire(payload), stream=True, on_status=on_status)
             reader = threading.get_ident()
             with self._sync_lock:
                 self._streams[reader] = response
@@ -132,7 +133,7 @@ class MistralClient:
     def chat(self, payload: Payload, on_status: OnStatus = None, pace: Pace | None = None) -> Chunk:
         """Return a whole (non-streamed) response; ``pace`` is shared by the requests of one job."""
         with self._network_errors():
-            return _json(self._send("POST", _CHAT, payload, stream=False, on_status=on_status, pace=pace),
+            return _json(self._send("POST", _CHAT, self.wire(payload), stream=False, on_status=on_status, pace=pace),
                          self.base_url)
 
     async def achat(self, payload: Payload, on_status: OnStatus = None) -> Chunk:
@@ -144,9 +145,26 @@ class MistralClient:
 
     def list_models(self) -> list[Chunk]:
         """Return the model cards visible to the key."""
-        with self._network_errors():
-            data = _json(self._send("GET", "/v1/models", None, stream=False), self.base_url).get("data")
+        data = self.call("GET", "/v1/models").get("data")
         return data if isinstance(data, list) else []
+
+    def call(self, method: str, path: str, payload: Payload | None = None, *,
+             query: Mapping[str, Any] | None = None) -> Chunk:
+        """One JSON request (the Models, Files and Batch APIs), with a chat request's retries and errors."""
+        with self._network_errors():
+            return _json(self._send(method, path, payload, stream=False, query=query), self.base_url)
+
+    def upload(self, filename: str, content: bytes, purpose: str) -> Chunk:
+        """``POST /v1/files``: ``content`` as a multipart upload; the file's card, with its ``id``."""
+        with self._network_errors():
+            files = {"file": (filename, content, "application/octet-stream")}
+            return _json(self._send("POST", "/v1/files", None, stream=False, files=files,
+                                    form={"purpose": purpose}), self.base_url)
+
+    def download(self, file_id: str) -> bytes:
+        """A file's content (``GET /v1/files/{id}/content``), read whole."""
+        with self._network_errors():
+            return self._send("GET", f"/v1/files/{file_id}/content", None, stream=False).content
 
     def notes(self, payload: Payload) -> list[str]:
         """What the dialect changes in this request that the user has not been told yet."""
@@ -175,10 +193,19 @@ class MistralClient:
         return checks.api_key(self._raw_key(), source)
 
     def _send(self, method: str, path: str, payload: Payload | None, *, stream: bool,
-              on_status: OnStatus = None, pace: Pace | None = None) -> httpx.Response:
-        """Send, retrying transient failures; return a successful response."""
+              on_status: OnStatus = None, pace: Pace | None = None, query: Mapping[str, Any] | None = None,
+              files: Mapping[str, tuple[str, bytes, str]] | None = None,
+              form: Mapping[str, str] | None = None) -> httpx.Response:
+        """Send, retrying transient failures; return a successful response.
+
+        ``files`` and ``form`` make a multipart body instead of ``payload``'s JSON.
+        """
         http = self._client()
-        request = self._request(http, method, path, payload, stream=stream)
+        if files is not None:
+            request = http.build_request(method, path, headers=self._headers(), params=query, files=files,
+                                         data=form)
+        else:
+            request = self._request(http, method, path, payload, stream=stream, query=query)
         attempts = Attempts(self.retry, on_status)
         while True:
             if pace is not None:
@@ -199,7 +226,7 @@ class MistralClient:
     async def _asend(self, http: httpx.AsyncClient, payload: Payload, *, stream: bool,
                      on_status: OnStatus) -> httpx.Response:
         """Async twin of :meth:`_send` for chat requests."""
-        request = self._request(http, "POST", _CHAT, payload, stream=stream)
+        request = self._request(http, "POST", _CHAT, self.wire(payload), stream=stream)
         attempts = Attempts(self.retry, on_status)
         while True:
             try:
@@ -237,19 +264,16 @@ class MistralClient:
         return httpx.AsyncClient(base_url=self._url, auth=self._auth, timeout=self.timeout,
                                  verify=_tls())
 
-    def _wire(self, payload: Payload) -> Chunk:
-        return to_openai(payload)[0] if self.dialect == "openai" else payload
-
     def _request(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str,
-                 payload: Payload | None, *, stream: bool) -> httpx.Request:
+                 payload: Payload | None, *, stream: bool, query: Mapping[str, Any] | None = None) -> httpx.Request:
         """Build a request whose body is encoded a message at a time as it is sent (see :mod:`.body`)."""
         headers = self._headers(stream=stream)
         if payload is None:
-            return http.build_request(method, path, headers=headers)
-        body = JSONBody(self.wire(payload))
+            return http.build_request(method, path, headers=headers, params=query)
+        body = JSONBody(payload)
         headers |= {"Content-Type": "application/json", "Content-Length": str(len(body))}
         content = body.asynchronous() if isinstance(http, httpx.AsyncClient) else body
-        return http.build_request(method, path, headers=headers, content=content)
+        return http.build_request(method, path, headers=headers, content=content, params=query)
 
     def _headers(self, *, stream: bool = False) -> dict[str, str]:
         key = self._key()

@@ -35,13 +35,19 @@ from .templating import MissingFields, fill
 if TYPE_CHECKING:
     from .backend import Backend, Payload
 
-__all__ = ["Answer", "Progress", "ProgressBar", "ProgressLine", "RowResults", "Rows", "aligned", "answers_over",
-           "row_body", "rows_of", "summary"]
+__all__ = ["Answer", "Progress", "ProgressBar", "ProgressLine", "RowResults", "Rows", "Tally", "aligned",
+           "answers_over", "row_body", "rows_of", "summary", "unanswered", "value_of"]
 
 Template = Union[str, Callable[[Any], str]]
 """A prompt with ``{field}`` per column (``{item}`` for plain values), or a function of the row."""
 
 _WAIT = 0.1  # seconds the kernel's thread waits at a time, so Ctrl-C is felt at once
+LONG_RUN = 600  # seconds left past which the progress line suggests a batch job
+
+
+def _unpriced(tokens_in: int, tokens_out: int) -> float | None:
+    """No price known: the summary leaves cost out."""
+    return None
 
 
 @dataclass
@@ -99,7 +105,9 @@ class Progress(Protocol):
 
 
 @dataclass
-class _Tally:
+class Tally:
+    """How far a run has got, for its progress and summary lines."""
+
     total: int
     done: int = 0
     kept: int = 0  # answered by an earlier run: no tokens spent now
@@ -119,21 +127,21 @@ class _Tally:
 def run_over(backend: Backend, rows: Rows, template: Template, body: Callable[[str], Payload], *, name: str,
              concurrency: int, cache: dict[bytes, Answer], progress: Progress | None,
              parse: Callable[[str], Any] = str,
-             price: Callable[[int, int], float | None] = lambda tokens_in, tokens_out: None) -> tuple[Any, bool]:
+             price: Callable[[int, int], float | None] = _unpriced, hint: str = "") -> tuple[Any, bool]:
     """The answers for the rows, aligned with them, and whether Ctrl-C cut the run short.
 
     ``parse`` makes a reply text a row's value (JSON, a validated object); a
     reply it refuses fails its row.
     """
     answers, interrupted = answers_over(backend, rows, body, template, concurrency=concurrency, cache=cache,
-                                        progress=progress, price=price)
-    values = [_value(parse, answer) for answer in answers]
+                                        progress=progress, price=price, hint=hint)
+    values = [value_of(parse, answer) for answer in answers]
     return aligned(rows, answers, values, name), interrupted
 
 
 def over(data: Any, prompt: Template, *, model: str = DEFAULT_MODEL, system: str | None = None,
          concurrency: int = 8, client: Backend | None = None, progress: bool = True,
-         **options: Any) -> Any:
+         batch: bool | str = False, poll_interval: float = 30.0, **options: Any) -> Any:
     """``%%mistral --over`` for code outside magics: ``prompt`` over every row of ``data``, aligned.
 
     ``data`` is a DataFrame, a Series or a list; ``prompt`` a template such as
@@ -143,6 +151,10 @@ def over(data: Any, prompt: Template, *, model: str = DEFAULT_MODEL, system: str
     the rows not yet answered. With the extension loaded, its backend (and so
     its base URL, key variable and retries) is used. Failed rows hold None; their errors are in
     ``result.attrs["errors"]`` (pandas) or ``result.errors``.
+
+    ``batch=True`` sends the rows as one job on Mistral's Batch API (half price,
+    no rate limits) and waits for it, polling at most every ``poll_interval``
+    seconds; ``batch="JOB_ID"`` collects a job sent earlier, aligned with ``data``.
     """
     from .client import MistralClient
     from .router import Router
@@ -154,10 +166,12 @@ def over(data: Any, prompt: Template, *, model: str = DEFAULT_MODEL, system: str
     if backend is None:  # the hosted API, or the embedded model offline, for this call only
         backend = own = Router(MistralClient)
     body = row_body(model, system, request_options({}, options))
+    rows, shown = rows_of(data, "result"), ProgressLine(sys.stderr) if progress else None
     try:
-        result, _ = run_over(backend, rows_of(data, "result"), prompt, body, name="result",
-                             concurrency=concurrency, cache=_ANSWERS,
-                             progress=ProgressLine(sys.stderr) if progress else None)
+        if batch:
+            return _over_batch(backend, rows, prompt, body, model, batch, shown, poll_interval)
+        result, _ = run_over(backend, rows, prompt, body, name="result", concurrency=concurrency, cache=_ANSWERS,
+                             progress=shown, hint="batch=True would run it at half price, outside rate limits")
     finally:
         if own is not None:
             own.close()
@@ -167,7 +181,24 @@ def over(data: Any, prompt: Template, *, model: str = DEFAULT_MODEL, system: str
 _ANSWERS: dict[bytes, Answer] = {}  # the process's answers by request body, for over()
 
 
-def _value(parse: Callable[[str], Any], answer: Answer) -> Any:
+def _over_batch(backend: Backend, rows: Rows, prompt: Template, body: Callable[[str], Payload], model: str,
+                job: bool | str, progress: Progress | None, most: float) -> Any:
+    """over(batch=...): a job for the rows (or the one named), collected against them."""
+    from . import batch
+
+    api = batch.jobs_api(backend, model)
+    if isinstance(job, str):
+        named = batch.JobRows(rows, "result", str, [None] * len(rows.items), {})
+        return batch.finish(api, job, named, _ANSWERS, progress, most, _unpriced, _PENDING)[0]
+    planned, lines = batch.plan(rows, prompt, body, name="result", parse=str, cache=_ANSWERS)
+    return batch.run(api, planned, lines, model, cache=_ANSWERS, pending=_PENDING, metadata={},
+                     progress=progress, most=most, price=_unpriced)[0]
+
+
+_PENDING: dict[str, Any] = {}  # over()'s batch jobs not yet collected, by id
+
+
+def value_of(parse: Callable[[str], Any], answer: Answer) -> Any:
     """One row's value; a reply ``parse`` refuses fails the row."""
     if answer.error is not None or answer.text is None:
         return None
@@ -180,7 +211,7 @@ def _value(parse: Callable[[str], Any], answer: Answer) -> Any:
 
 def answers_over(backend: Backend, rows: Rows, body: Callable[[str], Payload], template: Template, *,
                  concurrency: int, cache: dict[bytes, Answer], progress: Progress | None = None,
-                 price: Callable[[int, int], float | None] = lambda tokens_in, tokens_out: None,
+                 price: Callable[[int, int], float | None] = _unpriced, hint: str = "",
                  interval: float = 0.1) -> tuple[list[Answer], bool]:
     """Every row's answer, in row order, reusing those ``cache`` holds and adding the new ones;
     and whether Ctrl-C cut the run short.
@@ -189,14 +220,14 @@ def answers_over(backend: Backend, rows: Rows, body: Callable[[str], Payload], t
     kept (in ``cache`` too); a row never sent says so.
     """
     answers: list[Answer | None] = [None] * len(rows.items)
-    tally = _Tally(len(rows.items))
-    todo = _unanswered(rows, body, template, cache, answers, tally)
+    tally = Tally(len(rows.items))
+    todo = unanswered(rows, body, template, cache, answers, tally)
     shown = [0.0]
 
     def report(final: bool = False) -> None:
         if progress is not None and (final or time.monotonic() - shown[0] >= interval):
             shown[0] = time.monotonic()
-            line = summary(tally, price)
+            line = summary(tally, price, "" if final else hint)
             progress.close(line) if final else progress.show(line, tally.done, tally.total)
 
     pace = Pace()
@@ -223,8 +254,8 @@ def answers_over(backend: Backend, rows: Rows, body: Callable[[str], Payload], t
     return [answer or Answer(error="not sent: interrupted") for answer in answers], interrupted
 
 
-def _unanswered(rows: Rows, body: Callable[[str], Payload], template: Template, cache: dict[bytes, Answer],
-                answers: list[Answer | None], tally: _Tally) -> Iterator[tuple[int, bytes, Payload]]:
+def unanswered(rows: Rows, body: Callable[[str], Payload], template: Template, cache: Mapping[bytes, Answer],
+                answers: list[Answer | None], tally: Tally) -> Iterator[tuple[int, bytes, Payload]]:
     """The rows still to send, with their body and its key; the others are answered from ``cache``."""
     for position in range(len(rows.items)):
         try:
@@ -253,7 +284,7 @@ def _ask(backend: Backend, payload: Payload, pace: Pace) -> Answer:
 
 
 def _collect(running: dict[Future[Answer], tuple[int, bytes]], answers: list[Answer | None],
-             cache: dict[bytes, Answer], tally: _Tally) -> None:
+             cache: dict[bytes, Answer], tally: Tally) -> None:
     """Wait a moment for requests in flight; keep each answer that came."""
     finished, _ = wait(running, timeout=_WAIT, return_when=FIRST_COMPLETED)
     for future in finished:
@@ -268,7 +299,7 @@ def _collect(running: dict[Future[Answer], tuple[int, bytes]], answers: list[Ans
 
 
 def _finish_in_flight(running: dict[Future[Answer], tuple[int, bytes]], answers: list[Answer | None],
-                      cache: dict[bytes, Answer], tally: _Tally) -> None:
+                      cache: dict[bytes, Answer], tally: Tally) -> None:
     """After an interrupt, keep what the requests already sent bring back."""
     while running:
         try:
@@ -277,8 +308,11 @@ def _finish_in_flight(running: dict[Future[Answer], tuple[int, bytes]], answers:
             return
 
 
-def summary(tally: _Tally, price: Callable[[int, int], float | None]) -> str:
-    """``480 of 500 rows · 2 failed · 12,345 in / 678 out tokens · ≈ $0.0123 · 12 rows/s · 2 s left``."""
+def summary(tally: Tally, price: Callable[[int, int], float | None], hint: str = "") -> str:
+    """``480 of 500 rows · 2 failed · 12,345 in / 678 out tokens · ≈ $0.0123 · 12 rows/s · 2 s left``.
+
+    ``hint`` ends the line while a run has more than :data:`LONG_RUN` seconds to go.
+    """
     elapsed = time.monotonic() - tally.started
     parts = [f"{tally.done:,} of {count(tally.total, 'row')}"]
     if tally.kept:
@@ -293,7 +327,10 @@ def summary(tally: _Tally, price: Callable[[int, int], float | None]) -> str:
     rate = (tally.done - tally.kept) / elapsed if elapsed > 0 else 0.0
     parts.append(f"{elapsed:.1f} s")
     if tally.done < tally.total and rate:
-        parts.append(f"{rate:.1f} rows/s, {(tally.total - tally.done) / rate:.0f} s left")
+        left = (tally.total - tally.done) / rate
+        parts.append(f"{rate:.1f} rows/s, {left:.0f} s left")
+        if hint and left > LONG_RUN:
+            parts.append(hint)
     return " · ".join(parts)
 
 
@@ -304,13 +341,13 @@ class RowResults(list[Any]):
 
 
 def aligned(rows: Rows, answers: Sequence[Answer], values: Sequence[Any], name: str) -> Any:
-    """Results shaped like the input: a pandas Series on its index, else a list; errors kept beside."""
+    """Results shaped like the input: a pandas Series on its index (a DataFrame when every value
+    has fields: JSON objects, validated models), else a list; errors kept beside."""
     if rows.index is not None:
         pandas = sys.modules["pandas"]  # the table was pandas, so pandas is loaded
-        fields = [value for value in values if isinstance(value, Mapping)]
-        if fields and len(fields) == sum(value is not None for value in values):
-            result = pandas.DataFrame([dict(value) if value is not None else {} for value in values],
-                                      index=rows.index)
+        fields = [_fields(value) for value in values]
+        if any(fields) and all((found is None) == (value is None) for found, value in zip(fields, values)):
+            result = pandas.DataFrame([found or {} for found in fields], index=rows.index)
         else:
             result = pandas.Series(list(values), index=rows.index, dtype=object, name=name)
         result.attrs["errors"] = {rows.index[position]: answer.error for position, answer in enumerate(answers)
@@ -319,6 +356,14 @@ def aligned(rows: Rows, answers: Sequence[Answer], values: Sequence[Any], name: 
     result = RowResults(values)
     result.errors = {position: answer.error for position, answer in enumerate(answers) if answer.error is not None}
     return result
+
+
+def _fields(value: Any) -> dict[str, Any] | None:
+    """A value's fields: a JSON object's, or a pydantic model's (as ``--schema`` gives them)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    dump = getattr(value, "model_dump", None)
+    return dump() if callable(dump) else None
 
 
 def system_and(system: str | None, prompt: str) -> list[Message]:

@@ -28,9 +28,12 @@ from .router import Router
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
+    from .batch import JobRows
     from .client import MistralClient
+    from .dataset import Progress, Rows
     from .exchange import Request
     from .live import Sink
+    from .structured import Schema
 
 __all__ = ["MistralMagics"]
 
@@ -67,6 +70,8 @@ class MistralMagics(Magics):
                                          "after the last round asks for a text answer.").tag(config=True)
     max_concurrency = Int(8, min=1, help="Most --over requests in flight at once; --concurrency sets it per "
                                          "cell.").tag(config=True)
+    batch_poll_interval = Float(30.0, min=0.0, help="Most seconds between polls of a --batch job; polls start "
+                                                    "1 s apart and back off to it.").tag(config=True)
     context_chars = Int(params.CONTEXT_BUDGET, min=params.SMALLEST_CONTEXT_BUDGET,
                         help="Most characters each --context variable may take in a message; "
                              "--context-chars sets it per cell.").tag(config=True)
@@ -78,6 +83,7 @@ class MistralMagics(Magics):
         self.client = Router(self._remote)  # cells and panels share it; it follows every %config
         self._cell_id: str | None = None
         self._row_answers: dict[bytes, Any] = {}  # --over's answers by request body, so a re-run resumes
+        self._batches: dict[str, JobRows] = {}  # batch jobs sent from this kernel, not yet collected
         formatter = shell.display_formatter
         assert formatter is not None, "a shell formats what it displays"
         self.figures = FigureMemory(parent=formatter)
@@ -153,6 +159,9 @@ class MistralMagics(Magics):
     @argument("--concurrency", metavar="N", type=flag_type(checks.count_at_least, "--concurrency", "1"),
               help="Most --over requests in flight at once (default: MistralMagics.max_concurrency).")
     @argument("--fresh", action="store_true", help="With --over, send every row again, answered or not.")
+    @argument("--batch", action="store_true",
+              help="With --over, send the rows as one job on Mistral's Batch API (half price, no rate limits) "
+                   "and collect it when done; Ctrl-C leaves it running for %%mistral_batch.")
     @argument("--compare", action="store_true",
               help="Run every combination of comma-separated values (-m a,b -t 0,0.7) side by side; "
                    "records nothing.")
@@ -312,11 +321,9 @@ class MistralMagics(Magics):
 
     def _over(self, args: argparse.Namespace, conversation: Conversation, request: Request) -> None:
         """--over: the cell's answer for every row, aligned with the table, into --out."""
-        from IPython.display import display
 
         from . import dataset
         from .errors import ReplyInterrupted
-        from .prices import cost
 
         if args.over not in self._namespace:
             raise UsageError(f"--over: no variable named {args.over}. Define it in a cell first.")
@@ -325,20 +332,15 @@ class MistralMagics(Magics):
         if args.dry_run:  # the first row's body: the others differ only by their fields
             return self._show_bodies(args, [self.client.wire(body(rows.prompt(request.prompt, 0)))]
                                      if rows.items else [])
-        progress: dataset.Progress
-        if self._rich():
-            progress = dataset.ProgressBar(len(rows.items))
-            display(progress.widget)
-        else:
-            progress = dataset.ProgressLine()
         cache: dict[bytes, Any] = {} if args.fresh else self._row_answers
+        parse = self._parser(args.out or "the row", request.schema, args.json)
+        if args.batch:
+            return self._batch(args, rows, request, body, parse, cache)
         result, interrupted = dataset.run_over(
             self.client, rows, request.prompt, body, name=args.out or args.over,
-            concurrency=args.concurrency or self.max_concurrency, cache=cache, progress=progress,
-            parse=self._parser(args, request),
-            price=lambda tokens_in, tokens_out: cost(request.model, {"prompt_tokens": tokens_in,
-                                                                     "completion_tokens": tokens_out},
-                                                     self.prices, set()))
+            concurrency=args.concurrency or self.max_concurrency, cache=cache, progress=self._progress(len(rows.items)),
+            parse=parse, price=self._price(request.model),
+            hint="--batch would run it at half price, outside rate limits")
         if args.fresh:
             self._row_answers.update(cache)  # the fresh answers replace the ones kept before
         if args.out:
@@ -347,14 +349,108 @@ class MistralMagics(Magics):
             raise ReplyInterrupted("interrupted: the rows answered so far are kept (in -o too); run the cell "
                                    "again to send only the others.")
 
-    def _parser(self, args: argparse.Namespace, request: Request) -> Callable[[str], Any]:
+    def _batch(self, args: argparse.Namespace, rows: Rows, request: Request, body: Callable[[str], Any],
+               parse: Callable[[str], Any], cache: dict[bytes, Any]) -> None:
+        """--over --batch: the rows as one Batch API job, watched until it ends, then into --out."""
+        from . import batch
+
+        api = batch.jobs_api(self.client, request.model)
+        reply_format = f"schema:{args.schema}" if args.schema else "json" if args.json else "text"
+        metadata = {"over": args.over, "format": reply_format, **({"out": args.out} if args.out else {})}
+        planned, lines = batch.plan(rows, request.prompt, body, name=args.out or args.over, parse=parse,
+                                    cache=cache)
+        result, card = batch.run(api, planned, lines, request.model, cache=cache, pending=self._batches,
+                                 metadata=metadata, progress=self._progress(len(rows.items)),
+                                 most=self.batch_poll_interval, price=self._price(request.model))
+        if args.fresh:
+            self._row_answers.update(cache)
+        self._keep_batch(result, card, args.out)
+
+    def _keep_batch(self, result: Any, card: dict[str, Any] | None, out: str | None) -> None:
+        """A batch job's results into ``out``; a job that did not succeed is an error once they are kept."""
+        from .errors import MistralError
+
+        job_id = card.get("id") if card else None
+        if out:
+            self._namespace[out] = result
+        elif job_id:
+            print(f"Add -o NAME to keep the results: %mistral_batch {job_id} -o NAME.")
+        if card and card.get("status") != "SUCCESS":
+            raise MistralError(f"batch job {job_id} ended {card.get('status')}; the rows it answered are kept.")
+
+    @magic_arguments()
+    @argument("job", nargs="?", metavar="JOB_ID", help="The job to follow and collect; none lists recent jobs.")
+    @argument("-o", "--out", metavar="NAME", type=flag_type(checks.variable_name, "-o"),
+              help="Store the results here, aligned with the table (default: the -o the job was sent with).")
+    @argument("--over", metavar="NAME",
+              help="Align the results with this table (default: the one the job was sent for, if defined).")
+    @argument("--cancel", action="store_true", help="Cancel the job; the rows it answered can still be collected.")
+    @line_magic
+    def mistral_batch(self, line: str) -> None:
+        """Batch API jobs: list the recent ones, follow and collect one (after a kernel restart too), or cancel it.
+
+        Example::
+
+            %mistral_batch 5d2c3f0e-... -o labels
+        """
+        from . import batch
+        from .structured import Schema
+
+        args = parse_line(self.mistral_batch, line)
+        api = batch.jobs_api(self.client, self.model)
+        if not args.job:
+            if args.cancel:
+                raise UsageError("--cancel needs the JOB_ID of the job to cancel.")
+            cards = api.call("GET", batch.JOBS, query={"page_size": 20}).get("data") or []
+            self.show_markdown(batch.listing(cards) if cards else "No batch jobs yet.")
+            return
+        try:
+            path = batch.job_path(args.job)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if args.cancel:
+            print(batch.status_line(api.call("POST", f"{path}/cancel")))
+            return
+        card = api.call("GET", path)
+        metadata = card.get("metadata") or {}
+        known = self._batches.get(args.job)
+        if known is None or args.over:  # sent from another kernel (or to align anew): its metadata says how
+            schema_name = metadata.get("format", "").partition("schema:")[2]
+            schema = self._resolve(Schema.from_namespace, schema_name) if schema_name in self._namespace else None
+            parse = self._parser(args.out or "the row", schema, metadata.get("format", "text") != "text")
+            known = self._resolve(batch.reattached, card, parse, args.over)
+        model = card.get("model") or self.model
+        result, card = batch.finish(api, args.job, known, self._row_answers,
+                                    self._progress(card.get("total_requests") or 0), self.batch_poll_interval,
+                                    self._price(model), self._batches)
+        self._keep_batch(result, card, args.out or metadata.get("out"))
+
+    def _progress(self, total: int) -> Progress:
+        """A progress bar in a notebook, a line in a terminal."""
+        from IPython.display import display
+
+        from . import dataset
+
+        if not self._rich():
+            return dataset.ProgressLine()
+        progress = dataset.ProgressBar(total)
+        display(progress.widget)
+        return progress
+
+    def _price(self, model: str) -> Callable[[int, int], float | None]:
+        """What tokens of ``model`` cost, by the prices set."""
+        from .prices import cost
+
+        return lambda tokens_in, tokens_out: cost(model, {"prompt_tokens": tokens_in,
+                                                          "completion_tokens": tokens_out}, self.prices, set())
+
+    def _parser(self, name: str, schema: Schema | None, json: bool) -> Callable[[str], Any]:
         """How a reply text becomes a value: validated by --schema, parsed by --json, or kept as text."""
         from .structured import json_reply
 
-        name, schema = args.out or "the row", request.schema
         if schema is not None:
             return lambda text: schema.parse(text, name)
-        return (lambda text: json_reply(text, name)) if args.json else str
+        return (lambda text: json_reply(text, name)) if json else str
 
     def _hand_over(self, text: str, out: str | None) -> None:
         """--code: the reply's code into a new cell (or printed, in a terminal), and into ``out``."""
@@ -454,6 +550,7 @@ _CONFLICTS = (
     ("over", "vars", "--over fills {name} from each row"),
     ("over", "context", "the template is filled per row, and a description's braces would be read as fields"),
     ("over", "new", "rows use no history, so there is nothing to start afresh"),
+    ("batch", "concurrency", "a batch job runs at Mistral's pace, outside the rate limits"),
     ("json", "schema", "--schema already asks for JSON"),
     ("dry_run", "new", "a dry run changes nothing, so it cannot start the conversation afresh"),
 )
@@ -464,6 +561,8 @@ def _check_combinations(args: argparse.Namespace) -> None:
     for first, second, why in _CONFLICTS:
         if getattr(args, first) and getattr(args, second):
             raise UsageError(f"--{first.replace('_', '-')} and --{second} do not go together: {why}.")
+    if args.batch and not args.over:
+        raise UsageError("--batch sends the rows of a table as one job: add --over NAME.")
     several = [name for name in ("model", *params.COMPARABLE) if isinstance(getattr(args, name), tuple)]
     if several and not args.compare:
         flags = ", ".join("--" + name.replace("_", "-") for name in several)

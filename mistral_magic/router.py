@@ -67,7 +67,7 @@ class Router:
         """The models the key can use (none offline), then the embedded one if installed."""
         from .local import EMBEDDED, card, embedded_available
 
-        remote = [] if self._offline() else self.remote.list_models()
+        remote = [] if self.offline() else self.remote.list_models()
         return remote + ([card(EMBEDDED)] if embedded_available() else [])
 
     def wire(self, payload: Payload) -> Payload:
@@ -80,7 +80,7 @@ class Router:
 
         if is_local(payload["model"]):
             return []
-        return [OFFLINE_NOTE] if self._offline() else self.remote.notes(payload)
+        return [OFFLINE_NOTE] if self.offline() else self.remote.notes(payload)
 
     def cut_streams(self, threads: Iterable[threading.Thread]) -> None:
         """Cut the HTTP streams these threads read; a local model stops at its next token."""
@@ -99,7 +99,8 @@ class Router:
         if remote is not None:
             remote.close()
 
-    def _offline(self) -> bool:
+    def offline(self) -> bool:
+        """Whether requests for Mistral models are answered by the embedded model: no key, the hosted API."""
         from .local import embedded_available
 
         # Only in place of the hosted API: a server the user named is never swapped out.
@@ -112,7 +113,7 @@ class Router:
 
         if is_local(payload["model"]):
             return local_model(payload["model"]), payload
-        if self._offline():
+        if self.offline():
             return local_model(EMBEDDED), {**payload, "model": EMBEDDED}
         return self.remote, payload
 
