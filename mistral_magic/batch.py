@@ -131,7 +131,7 @@ def run(api: JobsAPI, rows: JobRows, lines: list[Payload], model: str, *, cache:
         if progress is not None:
             progress.show(status_line(card), 0, len(lines))
     elif progress is not None:
-        progress.show(f"batch job {job_id}, sent before for these rows: following it", 0, len(lines))
+        print(f"Following batch job {job_id}, sent before for these rows.")
     return finish(api, job_id, rows, cache, progress, most, price, pending)
 
 

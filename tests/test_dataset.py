@@ -160,3 +160,23 @@ def test_the_python_api_runs_the_same_rows_outside_magics(server, capsys):
     assert chat_bodies(server) == []  # the same bodies: answered before
     listed = over(["x", "y"], "Say {item}", model="mistral-large-latest", progress=False)
     assert listed == ["Echo: Say x", "Echo: Say y"] and chat_bodies(server)[-1]["model"] == "mistral-large-latest"
+
+
+def test_a_pydantic_schema_gives_a_frame_of_its_fields(shell, server, reviews):
+    pydantic = pytest.importorskip("pydantic")
+    shell.user_ns["Echoed"] = pydantic.create_model("Echoed", echo=(str, ...))
+    run(shell, "%%mistral --over reviews --schema Echoed -o fields\n{text}")
+    fields = shell.user_ns["fields"]
+    assert list(fields.columns) == ["echo"] and fields.loc["r5", "echo"] == "review 5"
+
+
+def test_a_long_run_suggests_the_batch_api_while_it_runs(shell, server, reviews, monkeypatch):
+    from mistral_magic import dataset
+
+    monkeypatch.setattr(dataset, "LONG_RUN", 0)  # any time left is long
+    server.enqueue(*[ms.reply("ok", delay=0.05) for _ in range(30)])
+    run(shell, "%config MistralMagics.output = 'text'")
+    lines = run(shell, "%%mistral --over reviews --concurrency 1\n{text}").stdout.split("\r")
+    assert any(line.rstrip("\033[K").endswith("--batch would run it at half price, outside rate limits")
+               for line in lines[:-1])
+    assert "--batch" not in lines[-1]  # the summary left behind

@@ -3,8 +3,9 @@
 Why: a client sends a dataset as a batch job and collects it (§1.5), so it must see a job go
 QUEUED → RUNNING (with growing counts) → SUCCESS and read its output and error files. Time
 plays no part: each GET of a job moves it one step, so a test decides how far it gets. Each
-line is answered by the chat route's own checks and default reply through a Capture, so a
-result line holds exactly what POST /v1/chat/completions would have answered.
+line is answered by the chat route's own checks and replies through a Capture (the next queued
+script, else the default reply, as for a chat request), so a result line holds exactly what
+POST /v1/chat/completions would have answered.
 """
 from __future__ import annotations
 
@@ -174,7 +175,7 @@ def _result_line(server: MistralServer, model: str | None, line: BatchLine) -> d
     else:
         body = {"model": model, **line.body} if model and "model" not in line.body else line.body
         ex = Capture(server, body)
-        script = validate_chat(compact(body).encode(), server.models) or reply()
+        script = validate_chat(compact(body).encode(), server.models) or server._next_script() or reply()
     script.run(ex)
     return {"id": str(uuid.uuid4()), "custom_id": line.custom_id,
             "response": {"status_code": ex.status, "body": json.loads(ex.data)}, "error": None}
