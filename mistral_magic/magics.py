@@ -379,7 +379,8 @@ class MistralMagics(Magics):
             raise MistralError(f"batch job {job_id} ended {card.get('status')}; the rows it answered are kept.")
 
     @magic_arguments()
-    @argument("job", nargs="?", metavar="JOB_ID", help="The job to follow and collect; none lists recent jobs.")
+    @argument("job", nargs="?", metavar="JOB_ID",
+              help="The job to follow and collect ('last': the latest one sent); none lists recent jobs.")
     @argument("-o", "--out", metavar="NAME", type=flag_type(checks.variable_name, "-o"),
               help="Store the results here, aligned with the table (default: the -o the job was sent with).")
     @argument("--over", metavar="NAME",
@@ -392,6 +393,7 @@ class MistralMagics(Magics):
         Example::
 
             %mistral_batch 5d2c3f0e-... -o labels
+            %mistral_batch last
         """
         from . import batch
         from .structured import Schema
@@ -404,6 +406,11 @@ class MistralMagics(Magics):
             cards = api.call("GET", batch.JOBS, query={"page_size": 20}).get("data") or []
             self.show_markdown(batch.listing(cards) if cards else "No batch jobs yet.")
             return
+        if args.job == "last":
+            latest = api.call("GET", batch.JOBS, query={"page_size": 1}).get("data") or []
+            if not latest:
+                raise UsageError("No batch jobs yet: %%mistral --over NAME --batch sends one.")
+            args.job = latest[0]["id"]
         try:
             path = batch.job_path(args.job)
         except ValueError as exc:

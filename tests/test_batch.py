@@ -239,3 +239,19 @@ def test_batch_where_there_is_no_batch_api_is_one_clear_error(shell, server, rev
 def test_mistral_batch_errors_are_one_line(shell, server, line, words):
     _, error = run_failing(shell, f"%mistral_batch {line}")
     assert error_line(error).startswith(words)
+
+
+def test_a_100000_row_job_is_sent_as_a_file_and_collected_after_a_restart(shell, server):
+    run(shell, "%config MistralMagics.batch_poll_interval = 0.01")
+    shell.user_ns["tickets"] = pd.DataFrame({"text": [f"ticket {i}" for i in range(100_000)]})
+    with ctrl_c_while_running(server):
+        run_failing(shell, "%%mistral --over tickets --batch -o fields\nExtract: {text}")
+    job = only_job(server)
+    (upload,) = [stored for stored in server.files.values() if stored.source == "upload"]
+    assert len(upload.lines()) == 100_000 and job.input_files == [upload.id]
+    restart(shell)
+    job.running_polls = job.polls
+    run(shell, f"%mistral_batch {job.id}")
+    fields = shell.user_ns["fields"]
+    assert len(fields) == 100_000 and fields.attrs["errors"] == {}
+    assert fields[99_999] == "Echo: Extract: ticket 99999"

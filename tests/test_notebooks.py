@@ -11,6 +11,7 @@ import nbformat
 import pytest
 from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
+from nbclient.util import run_sync
 
 import mistral_server as ms
 from helpers import call, chat_bodies
@@ -103,7 +104,10 @@ NOTEBOOK_SCRIPTS = {  # what a real model would do in the cells where the echo c
 
 
 def execute_scripted(name: str, scripts: dict, server, path) -> nbformat.NotebookNode:
-    """Run a notebook cell by cell; before a cell holding a marker, queue the server's answers to it."""
+    """Run a notebook cell by cell; before a cell holding a marker, queue the server's answers to it.
+
+    Before a cell tagged ``after-restart`` the kernel is restarted, as a reader would.
+    """
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(path)}})
     with client.setup_kernel():
@@ -111,6 +115,9 @@ def execute_scripted(name: str, scripts: dict, server, path) -> nbformat.Noteboo
             for marker, answers in scripts.items():
                 if marker in cell.source:
                     server.enqueue(*answers)
+            if "after-restart" in cell.metadata.get("tags", ()):
+                run_sync(client.km.restart_kernel)(now=True)
+                run_sync(client.kc.wait_for_ready)(timeout=60)
             client.execute_cell(cell, index)
     return notebook
 
@@ -203,4 +210,12 @@ def test_dataset_notebook_labels_a_frame_and_resumes(kernel_env, tmp_path):
     assert any("label" in text and "Echo: 1 stars: The blender is great (order 0)" in text for text in shown)
     fields = next(text for text in shown if text.lstrip().startswith("sentiment"))  # a frame of fields
     assert len(re.findall(r"positive +blender \d+", fields)) == 5
+    (job,) = kernel_env.batch_jobs.values()  # the 100,000 tickets, uploaded as a file
+    assert len(job.lines) == 100_000 and len(job.input_files) == 1 and job.status == "SUCCESS"
+    assert sum(f"batch job {job.id} SUCCESS · 100,000 of 100,000 rows" in text for text in shown) == 2
+    restarted = next(cell for cell in notebook.cells if "after-restart" in cell.metadata.get("tags", ()))
+    assert restarted.execution_count == 1  # a new kernel
+    tail = next(text for text in shown if "99999" in text)  # collected in the restarted kernel
+    assert "Echo: How urgent is this ticket" in tail and "Name: urgency" in tail
+    assert job.id in shown[-1]  # the list of recent jobs
     assert SECRET not in nbformat.writes(notebook)
