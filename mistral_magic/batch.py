@@ -42,8 +42,6 @@ SOURCE = "mistral-magic"  # metadata["source"]: a job this package sent
 class JobsAPI(Protocol):
     """What a batch job needs of a server: JSON calls, a file upload, a file's content."""
 
-    base_url: str
-
     def call(self, method: str, path: str, payload: Payload | None = None, *,
              query: Mapping[str, Any] | None = None) -> Chunk: ...
     def upload(self, filename: str, content: bytes, purpose: str) -> Chunk: ...

@@ -34,6 +34,7 @@ from .templating import MissingFields, fill
 
 if TYPE_CHECKING:
     from .backend import Backend, Payload
+    from .batch import JobRows
 
 __all__ = ["Answer", "Progress", "ProgressBar", "ProgressLine", "RowResults", "Rows", "Tally", "aligned",
            "answers_over", "row_body", "rows_of", "summary", "unanswered", "value_of"]
@@ -195,7 +196,7 @@ def _over_batch(backend: Backend, rows: Rows, prompt: Template, body: Callable[[
                      progress=progress, most=most, price=_unpriced)[0]
 
 
-_PENDING: dict[str, Any] = {}  # over()'s batch jobs not yet collected, by id
+_PENDING: dict[str, JobRows] = {}  # over()'s batch jobs not yet collected, by id
 
 
 def value_of(parse: Callable[[str], Any], answer: Answer) -> Any:

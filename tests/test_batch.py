@@ -1,4 +1,5 @@
-"""``--over --batch`` and ``%mistral_batch``: Mistral's Batch API, in a real IPython shell against the loopback server."""
+"""``--over --batch`` and ``%mistral_batch``: Mistral's Batch API, in a real IPython shell, against the loopback
+server."""
 
 from __future__ import annotations
 
@@ -135,7 +136,8 @@ def test_ctrl_c_stops_watching_and_the_job_runs_on_until_the_cell_follows_it_aga
     assert job.status == "RUNNING" and "labels" not in shell.user_ns
     job.running_polls = job.polls  # the job ends at the next poll
     captured = run(shell, LABEL)
-    assert len(server.batch_jobs) == 1 and f"Following batch job {job.id}, sent before for these rows." in captured.stdout
+    assert len(server.batch_jobs) == 1
+    assert f"Following batch job {job.id}, sent before for these rows." in captured.stdout
     assert shell.user_ns["labels"].attrs["errors"] == {}
 
 
@@ -191,7 +193,7 @@ def test_a_cancelled_job_keeps_no_answer_and_says_how_it_ended(shell, server, re
 
 def test_a_failed_job_is_an_error_with_the_servers_message(shell, server, reviews):
     server.batch_fail_next = "Out of capacity"
-    captured, error = run_failing(shell, LABEL)
+    _, error = run_failing(shell, LABEL)
     job = only_job(server)
     assert error_line(error) == f"MistralError: batch job {job.id} ended FAILED; the rows it answered are kept."
     assert shell.user_ns["labels"].isna().all()
@@ -255,3 +257,14 @@ def test_a_100000_row_job_is_sent_as_a_file_and_collected_after_a_restart(shell,
     fields = shell.user_ns["fields"]
     assert len(fields) == 100_000 and fields.attrs["errors"] == {}
     assert fields[99_999] == "Echo: Extract: ticket 99999"
+
+
+def test_batch_offline_is_one_clear_error(shell, server, reviews, monkeypatch):
+    from mistral_magic import local
+
+    monkeypatch.setattr(local, "embedded_available", lambda: True)  # as with the embedded model installed
+    monkeypatch.delenv("MISTRAL_API_KEY")
+    run(shell, "%config MistralMagics.base_url = 'https://api.mistral.ai'")
+    _, error = run_failing(shell, "%%mistral --over reviews --batch\n{text}")
+    assert error_line(error) == ("ConfigError: --batch sends the rows to Mistral's Batch API, and no key is set "
+                                 "(MISTRAL_API_KEY); --over alone answers them offline.")

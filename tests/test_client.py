@@ -251,7 +251,10 @@ def test_cutting_a_stream_ends_a_read_blocked_on_a_silent_server(server, make_cl
     assert started.wait(10)
     client.cut_streams([reader])
     reader.join(10)  # the server stays silent for 30 s: only the cut ends the read sooner
-    assert not reader.is_alive() and "closed before the reply was complete" in str(failures[0])
+    assert not reader.is_alive()
+    # The socket shut down under the read: seen as the stream ending early, or (when the kernel
+    # answers the server's next write with a reset first) as a dropped connection.
+    assert any(words in str(failures[0]) for words in ("closed before the reply was complete", "dropped mid-reply"))
     assert streamed_text(client).text.startswith("Echo: ")  # the cut connection was not reused
 
 

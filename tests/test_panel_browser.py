@@ -63,7 +63,9 @@ def test_a_conversation_in_the_panel_and_in_cells(chromium, jupyterlab):
 
         send(page, QUESTION)
         lengths = page.evaluate(_GROWTH)
-        assert len(lengths) >= 4, lengths  # the reply grew in steps: it streamed in
+        # The transcript before, at least one part of the reply, then all of it: it streamed in (a loaded
+        # machine may draw fewer steps, as the panel skips updates to keep up).
+        assert len(lengths) >= 3, lengths
         wait_for_text(page, ".mistral-transcript", f"Echo: {QUESTION}")
         assert page.locator(".mistral-input textarea").input_value() == ""
         page.locator(".mistral-panel").scroll_into_view_if_needed()
