@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import os
 import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import AsyncGenerator, Generator, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -71,9 +73,32 @@ class MistralClient:
         self._sync: httpx.Client | None = None
         self._sync_lock = threading.Lock()  # a panel's worker and the kernel may start at once
         self._streams: dict[int, httpx.Response] = {}  # streamed replies being read, by reading thread
+        self._extra_headers: dict[str, str] = {}
+        self._pools: list[httpx.Client] = []  # open pools, closed too when the client is collected
+        weakref.finalize(self, _close_all, self._pools)
 
     def __repr__(self) -> str:
         return f"MistralClient(base_url={self.base_url!r})"
+
+    def variant(self, *, base_url: str | None = None, read_timeout: float | None = None,
+                headers: Mapping[str, str] | None = None, retry: RetryPolicy | None = None) -> MistralClient:
+        """This client with one call's own options (another URL, timeout, headers or retries).
+
+        It shares this client's connections unless the URL differs; headers are
+        added to (or replace) the ones sent.
+        """
+        if base_url is not None:
+            made = MistralClient(self._api_key, base_url=base_url, api_key_env=self.api_key_env,
+                                 connect_timeout=self.timeout.connect or 10.0,
+                                 read_timeout=self.timeout.read or 120.0, retry=self.retry, dialect=self.dialect)
+        else:
+            self._client()  # the pool the copy shares
+            made = copy.copy(self)
+        if read_timeout is not None:
+            made.timeout = httpx.Timeout(read_timeout, connect=self.timeout.connect)
+        made.retry = retry or made.retry
+        made._extra_headers = {**self._extra_headers, **(headers or {})}
+        return made
 
     def stream_chat(self, payload: Payload, on_status: OnStatus = None) -> Generator[Chunk, None, None]:
         """Yield the chunks of a streamed reply; raise if it ends before ``[DONE]``."""
@@ -203,7 +228,7 @@ class MistralClient:
         http = self._client()
         if files is not None:
             request = http.build_request(method, path, headers=self._headers(), params=query, files=files,
-                                         data=form)
+                                         data=form, timeout=self.timeout)
         else:
             request = self._request(http, method, path, payload, stream=stream, query=query)
         attempts = Attempts(self.retry, on_status)
@@ -249,6 +274,7 @@ class MistralClient:
         with self._sync_lock:
             if self._sync is not None:
                 self._sync.close()
+                self._pools.remove(self._sync)
                 self._sync = None
 
     def _client(self) -> httpx.Client:
@@ -256,6 +282,7 @@ class MistralClient:
             if self._sync is None:
                 self._sync = httpx.Client(base_url=self._url, auth=self._auth, timeout=self.timeout,
                                           verify=_tls())
+                self._pools.append(self._sync)
             return self._sync
 
     def _aclient(self) -> httpx.AsyncClient:
@@ -269,11 +296,12 @@ class MistralClient:
         """Build a request whose body is encoded a message at a time as it is sent (see :mod:`.body`)."""
         headers = self._headers(stream=stream)
         if payload is None:
-            return http.build_request(method, path, headers=headers, params=query)
+            return http.build_request(method, path, headers=headers, params=query, timeout=self.timeout)
         body = JSONBody(payload)
         headers |= {"Content-Type": "application/json", "Content-Length": str(len(body))}
         content = body.asynchronous() if isinstance(http, httpx.AsyncClient) else body
-        return http.build_request(method, path, headers=headers, content=content, params=query)
+        return http.build_request(method, path, headers=headers, content=content, params=query,
+                                  timeout=self.timeout)
 
     def _headers(self, *, stream: bool = False) -> dict[str, str]:
         key = self._key()
@@ -289,6 +317,7 @@ class MistralClient:
             **({"Authorization": f"Bearer {key}"} if key else {}),  # self-hosted servers may need none
             "Accept": "text/event-stream" if stream else "application/json",
             "User-Agent": f"mistral-magic/{__version__}",
+            **self._extra_headers,
         }
 
     def _status_error(self, response: httpx.Response) -> APIStatusError:
@@ -305,6 +334,12 @@ class MistralClient:
             yield
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, UnicodeError) as exc:
             raise transport_error(exc, self.base_url, self.timeout) from exc
+
+
+def _close_all(pools: list[httpx.Client]) -> None:
+    """Close the pools a collected client left open, as a program that never closes it expects."""
+    for pool in pools:
+        pool.close()
 
 
 @functools.lru_cache(maxsize=1)

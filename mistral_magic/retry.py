@@ -1,6 +1,6 @@
 """When to try a request again: transient statuses and failed connections, never after content.
 
-Backoff doubles from ``initial`` up to ``cap`` with jitter (so many clients
+Backoff grows by ``exponent`` (doubles) from ``initial`` up to ``cap`` with jitter (so many clients
 hitting one limit spread out), honours ``Retry-After``, and stops after
 ``retries`` extra attempts or when the next wait would pass ``max_total``.
 """
@@ -30,10 +30,11 @@ class RetryPolicy:
     max_total: float = 60.0
     initial: float = 0.5
     cap: float = 8.0
+    exponent: float = 2.0
 
     def backoff(self, attempt: int) -> float:
         """Seconds before retry number ``attempt`` (1-based), with jitter."""
-        return min(self.cap, self.initial * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        return min(self.cap, self.initial * self.exponent ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
 @dataclass

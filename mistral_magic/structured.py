@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ReplyValidationError
+from .wire import strict_schema
 
 __all__ = ["Schema", "json_reply"]
 
@@ -53,12 +54,17 @@ class Schema:
         value = namespace[name]
         api_name = re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64]
         if isinstance(value, type) and hasattr(value, "model_json_schema"):
-            return cls(api_name, value.model_json_schema(), value)
+            return cls.of_model(value, api_name)
         if isinstance(value, dict):
             _check_schema(name, value)
             return cls(api_name, value)
         raise ValueError(f"--schema: {name} is a {type(value).__name__}; give a JSON-schema dict "
                          "or a pydantic model class.")
+
+    @classmethod
+    def of_model(cls, model: Any, name: str | None = None) -> Schema:
+        """A pydantic class's schema, made strict as Mistral's client sends it (the API accepts only strict ones)."""
+        return cls(name or model.__name__, strict_schema(model.model_json_schema()), model)
 
     def response_format(self) -> dict[str, Any]:
         return {"type": "json_schema",

@@ -229,7 +229,7 @@ def invalid_request(message: str) -> Script:
 
 
 def not_found(message: str) -> Script:
-    """404 for an unknown file or batch job id, as the generic error object (§7.1)."""
+    """404 for an unknown file, batch job or model id, as the generic error object (§7.1)."""
     return _api_error(404, message, "invalid_request_error", None)
 
 

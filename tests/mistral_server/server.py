@@ -25,7 +25,7 @@ from .exchange import Exchange
 from .files import FILES_PATH, StoredFile
 from .models import DEFAULT_MODELS, model_card
 from .request import CHAT_PATH, Recorded, parse_json, prompt_words
-from .scripts import Script, reply, unauthorized
+from .scripts import Script, not_found, reply, unauthorized
 from .validation import authorized, validate_chat
 
 if TYPE_CHECKING:
@@ -49,6 +49,13 @@ def _answer_models(ex: Exchange, rec: Recorded) -> None:
     ex.send_json(200, {"object": "list", "data": [model_card(m, ex.created) for m in ex.server.models]})
 
 
+def _answer_model(ex: Exchange, rec: Recorded, model_id: str) -> None:
+    """GET /v1/models/{model_id}: one card; 404 for a model the server does not have."""
+    if model_id not in ex.server.models:
+        return not_found(f"Model {model_id} not found").run(ex)
+    ex.send_json(200, model_card(model_id, ex.created))
+
+
 @dataclass(frozen=True)
 class Route:
     """A method and a path template; each {name} in it is passed to `answer` as a keyword."""
@@ -66,6 +73,7 @@ class Route:
 ROUTES = (
     Route("POST", CHAT_PATH, _answer_chat),
     Route("GET", MODELS_PATH, _answer_models),
+    Route("GET", MODELS_PATH + "/{model_id}", _answer_model),
     Route("POST", FILES_PATH, files.answer_upload),
     Route("GET", FILES_PATH, files.answer_list),
     Route("GET", FILES_PATH + "/{file_id}", files.answer_file),
