@@ -33,7 +33,12 @@ CELLS = [
     "%%mistral --reasoning-effort high --once\nThink hard",
     "%%mistral --context numbers --once\nSum them",
     "%%mistral -c other --new\nA new conversation",
+    "%%mistral -m pixtral-large-latest --image https://example.com/cat.png --once\nWhat is this?",
+    "%%mistral --compare -t 0,0.7\nCompare",
+    "%%mistral --over numbers --json\nJSON about {item}",
 ]
+# Bodies sent: none for the system cell, two each for --tools and --compare, three for --over (one per number).
+SENT = len(CELLS) - 1 + 1 + 1 + 2
 
 
 def test_every_flag_of_the_magics_sends_a_body_the_request_models_accept(shell, server):
@@ -51,7 +56,7 @@ def test_every_flag_of_the_magics_sends_a_body_the_request_models_accept(shell, 
             server.enqueue(ms.reply(tool_calls=[call("add", "call00001", a=2, b=3)]), ms.reply("5"))
         run(shell, cell)
     bodies = chat_bodies(server)
-    assert len(bodies) == len(CELLS)  # the system cell sends nothing; the tools cell sends two
+    assert len(bodies) == SENT
     for body in bodies:
         assert_valid_chat_request(body)
     given = next(body for body in bodies if "city_schema" in json.dumps(body.get("response_format")))
