@@ -138,3 +138,7 @@ def assert_refused_before_sending(shell, server, setup: str, line: str, words: s
     with pytest.raises(UsageError, match=re.escape(words)):
         shell.run_cell_magic("mistral", line, "hi")
     assert server.requests == []
+
+
+OFFICIAL_CLIENT = "Mistral's official client is not installed: pip install -e '.[official]' (Python 3.10 or newer)"
+"""Why the tests that compare with ``mistralai`` skip."""

@@ -14,6 +14,7 @@ import pytest
 from mistral_magic import APIStatusError, Mistral
 
 import mistral_server as ms
+from helpers import OFFICIAL_CLIENT
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed-text-generation.txt"
 
@@ -108,7 +109,7 @@ def test_a_call_can_go_to_another_server(server):
 
 
 def test_the_official_retry_config_is_followed():
-    utils = pytest.importorskip("mistralai.client.utils")
+    utils = pytest.importorskip("mistralai.client.utils", reason=OFFICIAL_CLIENT)
     from mistral_magic.api import retry_policy
 
     policy = retry_policy(utils.RetryConfig("backoff", utils.BackoffStrategy(10, 200, 1.5, 1_000), False))
@@ -118,7 +119,7 @@ def test_the_official_retry_config_is_followed():
 
 
 def test_retries_per_call_and_none_at_all(server):
-    utils = pytest.importorskip("mistralai.client.utils")
+    utils = pytest.importorskip("mistralai.client.utils", reason=OFFICIAL_CLIENT)
     patient = utils.RetryConfig("backoff", utils.BackoffStrategy(10, 50, 1.5, 5_000), False)
     with Mistral(api_key="test-key", server_url=server.url) as client:
         server.enqueue(ms.server_error(503), ms.server_error(503))

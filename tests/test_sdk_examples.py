@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 import mistral_server as ms
-from helpers import call, chat_bodies
+from helpers import OFFICIAL_CLIENT, call, chat_bodies
 from wire_contract import assert_valid_chat_request
 
-pytest.importorskip("mistralai.client", reason="the official client needs Python 3.10 or newer")
+pytest.importorskip("mistralai.client", reason=OFFICIAL_CLIENT)
 
 EXAMPLES = Path(__file__).parent / "sdk_examples"
 OFFICIAL = "from mistralai.client import Mistral"

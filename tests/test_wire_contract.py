@@ -14,10 +14,10 @@ import pytest
 from mistral_magic import Mistral
 
 import mistral_server as ms
-from helpers import call, chat_bodies, run
+from helpers import OFFICIAL_CLIENT, call, chat_bodies, run
 from wire_contract import assert_valid_chat_request
 
-models = pytest.importorskip("mistralai.client.models", reason="the official client needs Python 3.10 or newer")
+models = pytest.importorskip("mistralai.client.models", reason=OFFICIAL_CLIENT)
 pydantic = pytest.importorskip("pydantic")
 
 CELLS = [
