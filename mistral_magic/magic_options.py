@@ -7,6 +7,7 @@ flags, configurable traits, and checks that refuse a bad value in one line.
 from __future__ import annotations
 
 import argparse
+import difflib
 import shlex
 from typing import Any, Callable
 
@@ -22,13 +23,27 @@ __all__ = ["SettingError", "api_flags", "chat_flag", "flag_type", "parse_line", 
 
 
 def parse_line(magic: Any, line: str) -> argparse.Namespace:
-    """Read a magic's options as a shell would: ``--stop "THE END"`` means ``THE END``."""
+    """Read a magic's options as a shell would: ``--stop "THE END"`` means ``THE END``; a misspelt one is named."""
     try:
         words = shlex.split(line)
     except ValueError as exc:
         raise UsageError(f"cannot read the options ({exc}): check the quotes.") from None
-    args: argparse.Namespace = magic.parser.parse_args(words)
+    parser: argparse.ArgumentParser = magic.parser
+    args, unknown = parser.parse_known_args(words)
+    if unknown:
+        raise UsageError(f"unrecognized arguments: {' '.join(unknown)}{_suggestion(parser, unknown)}")
     return args
+
+
+def _suggestion(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
+    """`` (did you mean --temperature?)`` for the unknown long options near a known one, else nothing.
+
+    Names are compared without the ``--`` they all share, which would make ``--bogus`` near ``--out``.
+    """
+    names = [option[2:] for action in parser._actions for option in action.option_strings if option.startswith("--")]
+    near = [f"--{match}" for word in unknown if word.startswith("--")
+            for match in difflib.get_close_matches(word[2:].partition("=")[0], names, n=1)]
+    return f" (did you mean {', '.join(near)}?)" if near else ""
 
 
 def chat_flag(default: str | None = "default") -> Any:

@@ -128,7 +128,7 @@ class MistralMagics(Magics):
         self._cell_id = None
 
     @no_var_expand
-    @magic_arguments()
+    @magic_arguments("%mistral")  # usages start with "%" and this name: "%%mistral", as the cell magic is written
     @argument("-m", "--model", metavar="NAME", type=several(flag_type(checks.model_name, "-m")),
               help="Model to ask (default: MistralMagics.model).")
     @chat_flag()
@@ -532,7 +532,7 @@ class MistralMagics(Magics):
         return LiveMarkdown(interval=self.update_interval) if self._rich() else LiveText()
 
     def show_markdown(self, markdown: str) -> None:
-        """Show Markdown rendered in a notebook, as text in a terminal."""
+        """Show Markdown rendered in a notebook; in a terminal as plain text, its tables in aligned columns."""
         if self._rich():
             from IPython.display import display
 
@@ -540,7 +540,9 @@ class MistralMagics(Magics):
 
             display(bundle(markdown), raw=True)
         else:
-            print(markdown)
+            from .plain_tables import plain_text
+
+            print(plain_text(markdown))
 
 
 _EXPLAIN = ("Explain briefly why this error happened, then show how to fix it, with the corrected code "
