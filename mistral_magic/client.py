@@ -321,7 +321,8 @@ class MistralClient:
         }
 
     def _status_error(self, response: httpx.Response) -> APIStatusError:
-        return status_error(response.status_code, response.content, response.headers, self.api_key_env)
+        server = None if self.dialect == "mistral" else self.base_url  # an OpenAI-compatible server is named
+        return status_error(response.status_code, response.content, response.headers, self.api_key_env, server)
 
     @contextlib.contextmanager
     def _network_errors(self) -> Iterator[None]:

@@ -258,8 +258,10 @@ class Reply:
             merged["function"]["arguments"] += arguments
 
 
-def status_error(status: int, body: bytes, headers: Mapping[str, str], key_env: str) -> APIStatusError:
-    """Map an error response to one sentence: status, the server's words, what to do."""
+def status_error(status: int, body: bytes, headers: Mapping[str, str], key_env: str,
+                 server: str | None = None) -> APIStatusError:
+    """Map an error response to one sentence: who answered (``server``, else Mistral's API), the status,
+    the server's words, what to do."""
     detail, error_type = _error_detail(body)
     try:
         phrase = HTTPStatus(status).phrase
@@ -267,17 +269,20 @@ def status_error(status: int, body: bytes, headers: Mapping[str, str], key_env: 
         phrase = "error"
     retry_after = _retry_after(headers.get("retry-after"))
     said = f": {detail}" if detail else ""
-    message = f"Mistral API answered {status} {phrase}{said}. {_hint(status, error_type, key_env, retry_after)}"
+    hint = _hint(status, error_type, key_env, retry_after, server)
+    message = f"{server or 'Mistral API'} answered {status} {phrase}{said}. {hint}"
     return APIStatusError(message.strip(), status=status, error_type=error_type, retry_after=retry_after)
 
 
-def _hint(status: int, error_type: str | None, key_env: str, retry_after: float | None) -> str:
+def _hint(status: int, error_type: str | None, key_env: str, retry_after: float | None,
+          server: str | None) -> str:
     if status == 401:
         return f"Check the key in {key_env}."
     if status == 403:
         return "The key's workspace may not have access to this model."
     if status == 404:
-        return "Check the base URL: it should be the API's root, such as https://api.mistral.ai."
+        root = "the part of its URL before /v1" if server else "such as https://api.mistral.ai"
+        return f"Check the base URL: it should be the API's root, {root}."
     if error_type == "invalid_model":
         return "List the models your key can use with %mistral_models."
     if status == 429:

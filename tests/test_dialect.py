@@ -29,7 +29,8 @@ from mistral_magic.dialect import (
 from mistral_magic.local import EMBEDDED, embedded_available, local_model
 from mistral_magic.protocol import Reply
 
-from helpers import free_port, magics_of
+import mistral_server as ms
+from helpers import error_line, free_port, magics_of, run_failing
 
 SERVER_MODULES = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
 needs_server = pytest.mark.skipif(
@@ -188,9 +189,18 @@ def test_the_python_api_and_server_errors(openai_server):
             return "".join([event.data.choices[0].delta.content or "" async for event in events
                             if event.data.choices])
         assert asyncio.run(stream())
-        with pytest.raises(APIStatusError, match="answered 400 Bad Request: This model's maximum context "
-                                                 "length is 2048 tokens"):
+        with pytest.raises(APIStatusError, match=r"^http://127\.0\.0\.1:\d+ answered 400 Bad Request: This model's "
+                                                 "maximum context length is 2048 tokens"):
             client.chat.complete(model="any", messages=[{"role": "user", "content": "word " * 3000}])
+
+
+def test_an_openai_compatible_servers_errors_name_that_server(shell, server):
+    shell.run_line_magic("config", "MistralMagics.dialect = 'openai'")
+    server.enqueue(ms.server_error(503))
+    shell.run_line_magic("config", "MistralMagics.max_retries = 0")
+    _, error = run_failing(shell, "%%mistral\nHello")
+    assert error_line(error).startswith(f"APIStatusError: {server.url} answered ")
+    assert "Mistral API" not in error_line(error)
 
 
 def test_a_dry_run_shows_the_body_an_openai_server_receives(shell, server):
