@@ -92,7 +92,7 @@ def plan(rows: Rows, template: Template, body: Callable[[str], Payload], *, name
     for position, key, payload in unanswered(rows, body, template, cache, answers, Tally(len(rows.items))):
         keys[position] = key
         lines.append({"custom_id": str(position),
-                      "body": {name: value for name, value in payload.items() if name not in ("model", "stream")}})
+                      "body": {field: value for field, value in payload.items() if field not in ("model", "stream")}})
     return JobRows(rows, name, parse, answers, keys), lines
 
 
