@@ -13,15 +13,25 @@ from collections.abc import AsyncGenerator, Generator, Iterable
 from typing import TYPE_CHECKING, Callable
 
 from .backend import Backend, Chunk, OnStatus, Payload
+from .errors import ConfigError
 from .params import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from .client import MistralClient
     from .retry import Pace
 
-__all__ = ["OFFLINE_NOTE", "Router"]
+__all__ = ["MISTRAL_FAMILIES", "Router", "offline_note"]
 
-OFFLINE_NOTE = "offline model; set MISTRAL_API_KEY to use Mistral"
+# The beginnings of Mistral's model names: offline, only these are answered in their place.
+MISTRAL_FAMILIES = ("mistral", "open-mistral", "open-mixtral", "open-codestral", "ministral", "magistral",
+                    "codestral", "devstral", "pixtral", "voxtral", "mathstral")
+
+
+def offline_note(model: str, key_env: str) -> str:
+    """What the footer says when the embedded model answers a request for ``model``."""
+    from .local import EMBEDDED
+
+    return f"asked for {model}; answered offline by {EMBEDDED} (no {key_env})"
 
 
 class Router:
@@ -80,7 +90,9 @@ class Router:
 
         if is_local(payload["model"]):
             return []
-        return [OFFLINE_NOTE] if self.offline() else self.remote.notes(payload)
+        if self.offline():
+            return [offline_note(payload["model"], self.remote.api_key_env)]
+        return self.remote.notes(payload)
 
     def cut_streams(self, threads: Iterable[threading.Thread]) -> None:
         """Cut the HTTP streams these threads read; a local model stops at its next token."""
@@ -114,6 +126,11 @@ class Router:
         if is_local(payload["model"]):
             return local_model(payload["model"]), payload
         if self.offline():
+            model = payload["model"]
+            if not model.startswith(MISTRAL_FAMILIES):
+                raise ConfigError(f"{model} is not a Mistral model, and offline {EMBEDDED} answers only in place "
+                                  f"of Mistral's (no {self.remote.api_key_env}): ask for one, or for "
+                                  "local:PATH.gguf to run another model in the kernel.")
             return local_model(EMBEDDED), {**payload, "model": EMBEDDED}
         return self.remote, payload
 

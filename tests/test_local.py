@@ -30,7 +30,7 @@ from mistral_magic.cell_output import LiveText
 from mistral_magic.exchange import Request, run_turn
 from mistral_magic.local import EMBEDDED, embedded_available, local_model
 from mistral_magic.protocol import build_payload
-from mistral_magic.router import OFFLINE_NOTE, Router
+from mistral_magic.router import Router
 
 from helpers import magics_of, run
 
@@ -74,17 +74,27 @@ def test_a_local_model_streams_into_the_cell_and_records_the_turn(shell):
     reply = turns(shell)[0].reply
     assert reply and any(reply.startswith(part) and part != reply for part in shown if part)
     assert f"{EMBEDDED} · " in text and " out tokens · first token " in text
-    assert OFFLINE_NOTE not in text  # the model was asked for by name
+    assert "answered offline" not in text  # the model was asked for by name
 
 
 @needs_model
 def test_without_a_key_cells_use_the_embedded_model_and_say_so(offline):
-    captured = run(offline, "%%mistral --max-tokens 20\nHello!")
+    captured = run(offline, "%%mistral -m mistral-large-latest --max-tokens 20\nHello!")
     footer = final_markdown(captured).splitlines()[-1]
-    assert footer.startswith(f"— {EMBEDDED} · ") and footer.endswith(f" · {OFFLINE_NOTE}")
+    assert footer.startswith(f"— {EMBEDDED} · ")
+    assert footer.endswith(f" · asked for mistral-large-latest; answered offline by {EMBEDDED} (no MISTRAL_API_KEY)")
     assert turns(offline)[0].model == EMBEDDED
     listed = run(offline, "%mistral_models").outputs[0].data["text/markdown"]
     assert f"| {EMBEDDED} |" in listed
+
+
+def test_offline_a_name_that_is_no_mistral_model_is_refused(offline, monkeypatch):
+    monkeypatch.setattr(local, "embedded_available", lambda: True)  # refused before any model is loaded
+    _, error = run_failing(offline, "%%mistral -m gpt-4o\nHello!")
+    assert error._render_traceback_()[0] == (
+        f"ConfigError: gpt-4o is not a Mistral model, and offline {EMBEDDED} answers only in place of Mistral's "
+        "(no MISTRAL_API_KEY): ask for one, or for local:PATH.gguf to run another model in the kernel.")
+    assert turns(offline) == []
 
 
 def test_without_a_key_or_the_extra_the_error_names_both_ways(offline, monkeypatch):
