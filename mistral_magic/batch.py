@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .backend import Backend, Chunk, Payload
 
 __all__ = ["DISCOUNT", "FINISHED", "JOBS", "JobRows", "JobsAPI", "finish", "job_path", "jobs_api", "join",
-           "listing", "plan", "reattached", "results", "run", "send", "status_line", "watch"]
+           "listing", "plan", "reattached", "recent", "results", "run", "send", "status_line", "watch"]
 
 JOBS = "/v1/batch/jobs"
 CHAT = "/v1/chat/completions"
@@ -268,6 +268,12 @@ def job_path(job_id: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", job_id):
         raise ValueError(f"{job_id!r} is not a batch job id: %mistral_batch lists the recent ones.")
     return f"{JOBS}/{job_id}"
+
+
+def recent(api: JobsAPI, count: int) -> list[Chunk]:
+    """The cards of the ``count`` latest jobs, newest first."""
+    cards = api.call("GET", JOBS, query={"page_size": count}).get("data")
+    return cards if isinstance(cards, list) else []
 
 
 def listing(cards: list[Chunk]) -> str:

@@ -226,11 +226,7 @@ class MistralClient:
         ``files`` and ``form`` make a multipart body instead of ``payload``'s JSON.
         """
         http = self._client()
-        if files is not None:
-            request = http.build_request(method, path, headers=self._headers(), params=query, files=files,
-                                         data=form, timeout=self.timeout)
-        else:
-            request = self._request(http, method, path, payload, stream=stream, query=query)
+        request = self._request(http, method, path, payload, stream=stream, query=query, files=files, form=form)
         attempts = Attempts(self.retry, on_status)
         while True:
             if pace is not None:
@@ -292,11 +288,15 @@ class MistralClient:
                                  verify=_tls())
 
     def _request(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str,
-                 payload: Payload | None, *, stream: bool, query: Mapping[str, Any] | None = None) -> httpx.Request:
-        """Build a request whose body is encoded a message at a time as it is sent (see :mod:`.body`)."""
+                 payload: Payload | None, *, stream: bool, query: Mapping[str, Any] | None = None,
+                 files: Mapping[str, tuple[str, bytes, str]] | None = None,
+                 form: Mapping[str, str] | None = None) -> httpx.Request:
+        """Build a request: a JSON body encoded a message at a time as it is sent (see :mod:`.body`), a
+        multipart one (``files`` and ``form``), or none."""
         headers = self._headers(stream=stream)
         if payload is None:
-            return http.build_request(method, path, headers=headers, params=query, timeout=self.timeout)
+            return http.build_request(method, path, headers=headers, params=query, files=files, data=form,
+                                      timeout=self.timeout)
         body = JSONBody(payload)
         headers |= {"Content-Type": "application/json", "Content-Length": str(len(body))}
         content = body.asynchronous() if isinstance(http, httpx.AsyncClient) else body

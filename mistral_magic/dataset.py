@@ -256,7 +256,7 @@ def answers_over(backend: Backend, rows: Rows, body: Callable[[str], Payload], t
 
 
 def unanswered(rows: Rows, body: Callable[[str], Payload], template: Template, cache: Mapping[bytes, Answer],
-                answers: list[Answer | None], tally: Tally) -> Iterator[tuple[int, bytes, Payload]]:
+               answers: list[Answer | None], tally: Tally) -> Iterator[tuple[int, bytes, Payload]]:
     """The rows still to send, with their body and its key; the others are answered from ``cache``."""
     for position in range(len(rows.items)):
         try:

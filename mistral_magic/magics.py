@@ -321,7 +321,6 @@ class MistralMagics(Magics):
 
     def _over(self, args: argparse.Namespace, conversation: Conversation, request: Request) -> None:
         """--over: the cell's answer for every row, aligned with the table, into --out."""
-
         from . import dataset
         from .errors import ReplyInterrupted
 
@@ -403,11 +402,11 @@ class MistralMagics(Magics):
         if not args.job:
             if args.cancel:
                 raise UsageError("--cancel needs the JOB_ID of the job to cancel.")
-            cards = api.call("GET", batch.JOBS, query={"page_size": 20}).get("data") or []
+            cards = batch.recent(api, 20)
             self.show_markdown(batch.listing(cards) if cards else "No batch jobs yet.")
             return
         if args.job == "last":
-            latest = api.call("GET", batch.JOBS, query={"page_size": 1}).get("data") or []
+            latest = batch.recent(api, 1)
             if not latest:
                 raise UsageError("No batch jobs yet: %%mistral --over NAME --batch sends one.")
             args.job = latest[0]["id"]
