@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
-from .live import LiveReply, Throttle, quiet
+from .live import LiveReply, Throttle
 from .render import Thinking, warm_up
 
 __all__ = ["LiveMarkdown", "LiveText"]
@@ -33,15 +33,16 @@ class LiveMarkdown:
         self._handle: Any = None
         self.updates = 0
 
-    def start(self) -> None:
+    def start(self, lead: str = "") -> None:
         warm_up()
+        self.reply.lead = lead
         display = self._display or _ipython_display()
-        self._handle = display(quiet(self.reply.status), raw=True, display_id=True)
+        self._handle = display(self.reply.waiting(), raw=True, display_id=True)
 
     def status(self, text: str) -> None:
         """Show why the reply is not here yet (waiting, retrying)."""
         self.reply.set_status(text)
-        self._show(quiet(text))
+        self._show(self.reply.waiting())
 
     def think(self, text: str) -> None:
         if self.reply.think(text):
@@ -84,8 +85,10 @@ class LiveText:
         self._asked = clock()
         self._thinking = False  # thinking printed, and the answer not begun
 
-    def start(self) -> None:
+    def start(self, lead: str = "") -> None:
         self._asked = self._clock()
+        if lead:
+            self._write(f"{lead}\n\n")
 
     def think(self, text: str) -> None:
         """Print the thinking as it comes, under a heading, so the answer below stands apart."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .conversation import Conversation
 from .errors import ReplyInterrupted, one_line
-from .live import LiveReply, Throttle, quiet
+from .live import LiveReply, Throttle
 from .params import COMPARABLE
 
 if TYPE_CHECKING:
@@ -114,8 +114,8 @@ class Column:
         self.error: str | None = None
         self.done = threading.Event()
 
-    def start(self) -> None:
-        pass
+    def start(self, lead: str = "") -> None:
+        self.live.lead = lead
 
     def status(self, text: str) -> None:
         self.live.set_status(text)
@@ -148,12 +148,13 @@ class Column:
         """The column: its settings, then the reply so far (or its status), footer and notice."""
         head = f'<div style="{_HEAD}">{html.escape(self.label)}</div>'
         if self.live.empty:
-            return head + quiet(self.live.status)["text/html"]
+            return head + self.live.waiting()["text/html"]
         return head + self.live.bundle()["text/html"]
 
     def plain(self) -> str:
         live = self.live
-        lines = [f"[{self.label}]", live.text, live.notice and f"⚠ {live.notice}", live.footer and f"— {live.footer}"]
+        lines = [f"[{self.label}]", live.lead, live.text, live.notice and f"⚠ {live.notice}",
+                 live.footer and f"— {live.footer}"]
         return "\n".join(line for line in lines if line)
 
 

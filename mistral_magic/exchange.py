@@ -68,14 +68,15 @@ def run_turn(
     Ctrl-C does: what arrived stays, marked, and nothing is committed.
     """
     messages = request.messages(conversation)
-    notes: list[str] = []  # told once per backend, so shown whether or not the reply completes
+    # How the request is served, told before the reply and again under it, whether or not it completes.
+    notes = client.notes(request_body(request, messages))
 
     def unchanged(how: str) -> None:
         sink.finish(notice=" · ".join([f"{how}: nothing was added to '{conversation.name}'", *notes]))
 
-    sink.start()
+    sink.start(lead=" · ".join(notes))
     try:
-        reply, steps = _converse(client, request, messages, sink, stop, notes)
+        reply, steps = _converse(client, request, messages, sink, stop)
     except (KeyboardInterrupt, _Stopped, MistralError) as exc:
         stopped = stop is not None and stop.is_set()  # a stopped reply's cut stream fails: still a stop
         if isinstance(exc, MistralError) and not stopped:
@@ -110,13 +111,12 @@ class _Stopped(Exception):
 
 
 def _converse(client: Backend, request: Request, messages: list[Message], sink: Sink,
-              stop: threading.Event | None, notes: list[str]) -> tuple[Reply, list[Message]]:
+              stop: threading.Event | None) -> tuple[Reply, list[Message]]:
     """Ask; while the model calls tools, run them and ask again. Return the answer and the steps between.
 
     The steps (each assistant message that called tools, and the tool results)
     belong to the turn, so the next cell sees what the model learned. Usage is
-    summed over the rounds; times count from the first request. ``notes`` gets what
-    the backend changes in the request, from the first body as it is built.
+    summed over the rounds; times count from the first request.
     """
     tools = request.tools
     rounds = tools.max_rounds if tools is not None else 0
@@ -126,8 +126,6 @@ def _converse(client: Backend, request: Request, messages: list[Message], sink: 
     for round_number in range(rounds + 1):
         reply = Reply(prefix=request.prefix, started=started, on_thinking=sink.think)
         body = request_body(request, messages + steps, last_round=round_number == rounds)
-        if round_number == 0:
-            notes += client.notes(body)
         _receive(client, body, reply, sink, stop)
         usage = _total_usage(usage, reply.usage)
         if tools is None or not reply.tool_calls:

@@ -34,7 +34,8 @@ _Drawn = TypeVar("_Drawn")
 class Sink(Protocol):
     """Where a reply streams to: a cell output, a terminal, a panel, a column."""
 
-    def start(self) -> None: ...
+    def start(self, lead: str = "") -> None:
+        """Begin the reply; ``lead`` is a line to show above it, such as who answers in place of the model asked for."""
     def status(self, text: str) -> None: ...
     def think(self, text: str) -> None:
         """A piece of a reasoning model's thinking, shown folded above the answer."""
@@ -52,6 +53,7 @@ class LiveReply:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.status = WAITING
+        self.lead = ""  # shown above the reply from the start (see Sink.start)
         self.notice = ""
         self.footer = ""
         self.chunks = 0
@@ -126,8 +128,12 @@ class LiveReply:
             thinking = None
             if self._thinking:
                 thinking = Thinking(str(self._thinking), self._thought_for, self._thinking_html)
-            return bundle(str(self._parts), notice=self.notice, footer=self.footer, renderer=self._html,
-                          thinking=thinking)
+            return bundle(str(self._parts), lead=self.lead, notice=self.notice, footer=self.footer,
+                          renderer=self._html, thinking=thinking)
+
+    def waiting(self) -> dict[str, str]:
+        """What shows before the reply: the lead, then the status."""
+        return quiet(self.lead, self.status)
 
 
 class Throttle:
@@ -179,6 +185,8 @@ def footer(reply: Reply, model: str, notes: Sequence[str] = ()) -> str:
     return " · ".join([part for part in parts if part] + list(notes))
 
 
-def quiet(text: str) -> dict[str, str]:
-    """A status (waiting, retrying) as a grey line."""
-    return {"text/html": f'<span style="color:#888">{html.escape(text)}</span>', "text/plain": text}
+def quiet(*lines: str) -> dict[str, str]:
+    """A status (waiting, retrying), and the lines above it, in grey."""
+    shown = [line for line in lines if line]
+    return {"text/html": "<br>".join(f'<span style="color:#888">{html.escape(line)}</span>' for line in shown),
+            "text/plain": "\n".join(shown)}

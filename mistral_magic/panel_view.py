@@ -15,7 +15,7 @@ from typing import Any, Callable
 import ipywidgets as widgets
 
 from .conversation import Turn, count
-from .live import LiveReply, Throttle, quiet, usage_line
+from .live import LiveReply, Throttle, usage_line
 from .render import Thinking, render_html
 from .tool_lines import shown_reply
 
@@ -44,13 +44,14 @@ class ReplyView:
         """Chunks with text so far: what the status line counts."""
         return self.reply.chunks
 
-    def start(self) -> None:
+    def start(self, lead: str = "") -> None:
+        self.reply.lead = lead
         self.status(self.reply.status)
 
     def status(self, text: str) -> None:
         """Show why the reply is not here yet (waiting, retrying)."""
         self.reply.set_status(text)
-        self._put(bubble("assistant", quiet(text)["text/html"]))
+        self._put(bubble("assistant", self.reply.waiting()["text/html"]))
         self._status(text)
 
     def think(self, text: str) -> None:

@@ -115,8 +115,8 @@ def code_blocks(markdown: str) -> list[tuple[str, str]]:
             for token in _markdown().parse(markdown) if token.type == "fence"]
 
 
-def bundle(markdown: str, *, notice: str = "", footer: str = "", renderer: IncrementalHTML | None = None,
-           thinking: Thinking | None = None) -> dict[str, str]:
+def bundle(markdown: str, *, lead: str = "", notice: str = "", footer: str = "",
+           renderer: IncrementalHTML | None = None, thinking: Thinking | None = None) -> dict[str, str]:
     """The MIME bundle of a reply: rendered HTML, its Markdown, and the Markdown as plain text.
 
     A live output passes its ``renderer`` so that only the open tail is rendered
@@ -124,8 +124,12 @@ def bundle(markdown: str, *, notice: str = "", footer: str = "", renderer: Incre
     """
     rendered = renderer.parts(markdown) if renderer is not None else [render_html(markdown)]
     # One join: at the end of a long reply each copy of the HTML costs more than rendering.
-    body = ['<div class="mistral-reply">', *(thinking.html_parts() if thinking else ()), *rendered]
+    body = ['<div class="mistral-reply">']
     text = markdown
+    if lead:
+        body.append(f'<div class="mistral-lead" style="color:#888;font-size:0.85em">{html.escape(lead)}</div>')
+        text = f"{lead}\n\n{markdown}"
+    body += [*(thinking.html_parts() if thinking else ()), *rendered]
     if notice:
         body.append(f'<div class="mistral-notice" style="color:#b45309">⚠ {html.escape(notice)}</div>')
         text += f"\n\n⚠ {notice}"
