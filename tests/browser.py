@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from helpers import free_port
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 # Without these, Chromium keeps calling out to the network, which is closed here.
@@ -144,8 +146,10 @@ def _lab_env(home: Path, mistral_url: str) -> dict[str, str]:
 
 
 def _lab_command(root: Path, token: str) -> list[str]:
+    # A port chosen here: Jupyter Server 2.18 (the newest on Python 3.9) takes port 0 but never
+    # writes its runtime file.
     return [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-            "--ServerApp.port=0", "--ServerApp.allow_root=True", f"--IdentityProvider.token={token}",
+            f"--ServerApp.port={free_port()}", "--ServerApp.allow_root=True", f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}"]
 
 
