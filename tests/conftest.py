@@ -8,12 +8,18 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 from IPython.core.history import HistoryAccessor
 from IPython.core.interactiveshell import InteractiveShell
 
 from browser import chromium, jupyterlab  # noqa: F401  (fixtures, shared by the browser tests)
 from helpers import API_KEY
 from mistral_server import MistralServer
+
+# Timing is the benchmarks' job: no per-example deadline and no "generation is slow" check, which a
+# busy 2-core machine fails (the first run of a fresh checkout also builds Hypothesis's Unicode tables).
+settings.register_profile("mistral_magic", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("mistral_magic")
 
 # A run started in the background by a non-interactive shell inherits SIGINT ignored, and
 # interrupts are among the behaviours tested: give Python's KeyboardInterrupt back.

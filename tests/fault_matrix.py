@@ -7,10 +7,13 @@ and scans everything for the key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 import mistral_server as ms
 
+# "Unprocessable Content" from Python 3.13 on (RFC 9110), "Unprocessable Entity" before.
+UNPROCESSABLE = f"422 {HTTPStatus(422).phrase}"
 HTML_PAGE = "<html><head><title>502 Bad Gateway</title></head><body><h1>nginx</h1></body></html>"
 CHUNK = ('{"id":"a","model":"mistral-small-latest","choices":[{"index":0,"delta":{"content":"%s"},'
          '"finish_reason":%s}]%s}')
@@ -48,11 +51,11 @@ FAULTS = [
     Fault("404", (ms.error(404, {"detail": "Not Found"}),),
           "APIStatusError: Mistral API answered 404 Not Found: Not Found. Check the base URL"),
     Fault("422 spec shape", (ms.validation_error(["body", "temperature"], "Input should be <= 1.5", shape=1),),
-          "APIStatusError: Mistral API answered 422 Unprocessable Entity: temperature: Input should be <= 1.5"),
+          f"APIStatusError: Mistral API answered {UNPROCESSABLE}: temperature: Input should be <= 1.5"),
     Fault("422 wrapped shape", (ms.validation_error(["body", "top_p"], "Input should be > 0", shape=2),),
-          "APIStatusError: Mistral API answered 422 Unprocessable Entity: top_p: Input should be > 0"),
+          f"APIStatusError: Mistral API answered {UNPROCESSABLE}: top_p: Input should be > 0"),
     Fault("422 capitalised shape", (ms.validation_error(["body", "stop"], "Input should be a list", shape=3),),
-          "APIStatusError: Mistral API answered 422 Unprocessable Entity: stop: Input should be a list"),
+          f"APIStatusError: Mistral API answered {UNPROCESSABLE}: stop: Input should be a list"),
     Fault("429 with Retry-After", (ms.rate_limited(retry_after="30"),),
           "APIStatusError: Mistral API answered 429 Too Many Requests: Rate limit exceeded. "
           "Rate limited: re-run the cell in 30 s."),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mistral_magic.cell_output import LiveMarkdown
@@ -27,7 +27,7 @@ class Recorder:
         self.sent.append(data)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200)
 @given(chunked(), st.sampled_from([0.0, 0.02, 1.0]))
 def test_live_output_ends_as_the_whole_reply(case: tuple[str, list[str]], interval: float) -> None:
     text, chunks = case

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from mistral_magic.errors import StreamError
 from mistral_magic.protocol import Reply, build_payload, status_error
 
+from fault_matrix import UNPROCESSABLE
+
 
 def chunk(content=None, finish=None, **extra):
     delta = {} if content is None else {"content": content}
@@ -104,11 +106,11 @@ def body(data) -> bytes:
      "400 Bad Request: Invalid model: foo. List the models your key can use with %mistral_models."),
     (422, body({"object": "error", "message": {"detail": [
         {"type": "less_than_equal", "loc": ["body", "temperature"], "msg": "Input should be <= 1.5"}]}}),
-     "422 Unprocessable Entity: temperature: Input should be <= 1.5"),
+     f"{UNPROCESSABLE}: temperature: Input should be <= 1.5"),
     (422, body({"detail": [{"loc": ["body", "messages", 0, "content"], "msg": "Field required"}]}),
      "messages.0.content: Field required"),
     (422, body({"object": "error", "message": json.dumps({"detail": [{"loc": ["body", "x"], "msg": "bad"}]})}),
-     "422 Unprocessable Entity: x: bad"),
+     f"{UNPROCESSABLE}: x: bad"),
     (502, b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
      "502 Bad Gateway: 502 Bad Gateway. The service had a problem"),
     (400, body({"error": {"message": "bad seed"}}), "400 Bad Request: bad seed."),
